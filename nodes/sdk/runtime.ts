@@ -1,0 +1,56 @@
+// The tensor runtime: one tfjs instance for the whole process, backend chosen once.
+// Order: tfjs-node-gpu (CUDA) → tfjs-node → wasm (SIMD) → cpu; CADFLOW_BACKEND overrides.
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+let ready: Promise<BackendInfo> | undefined;
+
+export interface BackendInfo {
+  backend: string;
+  /** Which package provides it, e.g. '@tensorflow/tfjs-backend-wasm@4.22.0'. */
+  provider: string;
+  simd?: boolean;
+  threads?: number;
+}
+
+async function tryImport(name: string): Promise<boolean> {
+  try {
+    await import(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function select(): Promise<BackendInfo> {
+  const wanted = process.env.CADFLOW_BACKEND?.trim();
+  const order: string[] = wanted ? [wanted] : ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+  for (const choice of order) {
+    if (choice === 'tfjs-node-gpu' || choice === 'tfjs-node' || choice === 'tensorflow') {
+      const pkg = choice === 'tfjs-node' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
+      if ((await tryImport(pkg)) && (await tf.setBackend('tensorflow'))) return { backend: 'tensorflow', provider: pkg };
+    } else if (choice === 'wasm') {
+      if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
+        if (await tf.setBackend('wasm')) {
+          const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+          return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', simd, threads: 1 };
+        }
+      }
+    } else if (choice === 'cpu') {
+      if (await tf.setBackend('cpu')) return { backend: 'cpu', provider: '@tensorflow/tfjs-backend-cpu' };
+    }
+    if (wanted) throw new Error(`CADFLOW_BACKEND=${wanted} is not available (try wasm or cpu)`);
+  }
+  throw new Error('no tensorflow.js backend could be initialised');
+}
+
+/** Initialises the backend once and returns what was chosen. */
+export function initRuntime(): Promise<BackendInfo> {
+  ready ??= select().then(async (info) => {
+    await tf.ready();
+    return info;
+  });
+  return ready;
+}
+
+export { tf };

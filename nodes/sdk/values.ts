@@ -1,0 +1,46 @@
+// In-memory shapes of socket values, shared by every node pack. Tensor-valued ones own their tensors:
+// whoever drops the value (the engine's cache on eviction) calls disposeValue on it.
+import type * as tfType from '@tensorflow/tfjs';
+
+/** PROMPTS: prompt strings with optional per-prompt seeds and labels (e.g. world attributes). */
+export interface PromptsValue {
+  prompts: string[];
+  seeds?: number[];
+  /** Optional exact labels per prompt, e.g. { shape: 'circle', colour: 'red' } for world prompts. */
+  labels?: Record<string, string>[];
+}
+
+/** IMAGES: a batch [N,H,W,3] in [0,1] plus the prompts/seeds that made them. */
+export interface ImagesValue {
+  images: tfType.Tensor4D;
+  prompts?: string[];
+  seeds?: number[];
+  labels?: Record<string, string>[];
+  dispose(): void;
+}
+
+/** SCORES: named per-item numbers; `extra` holds summary figures (e.g. shape_acc). */
+export interface ScoresValue {
+  name: string;
+  values: number[];
+  labels?: string[];
+  extra?: Record<string, number | string>;
+}
+
+/** TABLE: rows of named metrics. */
+export interface TableValue {
+  columns: string[];
+  rows: Record<string, number | string | null>[];
+}
+
+/** Anything with tensors behind it implements dispose(). */
+export interface Disposable { dispose(): void }
+
+export function isDisposable(v: unknown): v is Disposable {
+  return typeof v === 'object' && v !== null && typeof (v as Disposable).dispose === 'function';
+}
+
+/** Frees what a value owns. Tensors and handles expose dispose(); plain data needs nothing. */
+export function disposeValue(v: unknown): void {
+  if (isDisposable(v)) v.dispose();
+}
