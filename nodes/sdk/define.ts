@@ -37,6 +37,11 @@ export interface NodeContext {
   writeArtifact(name: string, bytes: Uint8Array, mime: string): Promise<ArtifactRef>;
   /** Throws CancelledError when the signal is aborted. Call it between steps. */
   throwIfAborted(): void;
+  /**
+   * Adds to the run's reproducibility record (run.json `env`): seeds used, hashes of weights/files read.
+   * Keys are free-form but should name what they describe, e.g. { hashes: { 'shapes-tiny': sha256 } }.
+   */
+  record(info: { seeds?: Record<string, number | number[]>; hashes?: Record<string, string> }): void;
   /** Root folders the node may read from (bundled models, user data). */
   readonly dirs: { data: string; models: string };
 }
