@@ -1,0 +1,56 @@
+// Matrix products with explicit-transpose gradients. tfjs's built-in matMul gradient uses transposed batch
+// matMuls that run ~10× slower on wasm than plain 2-D matMuls (PERFORMANCE-NOTES §1).
+import { tf } from '../../sdk/runtime.ts';
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs';
+
+type Save = (t: Tensor[]) => void;
+
+/** a [M,K] @ b [K,N]; grads dA = dy·bᵀ, dB = aᵀ·dy with the transposes materialised. */
+export const matMulPlain = tf.customGrad(((a: Tensor2D, b: Tensor2D, save: Save) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: Tensor2D, saved: Tensor[]) => {
+      const [as, bs] = saved as [Tensor2D, Tensor2D];
+      return [tf.matMul(dy, tf.transpose(bs)), tf.matMul(tf.transpose(as), dy)];
+    },
+  };
+}) as any) as (a: Tensor2D, b: Tensor2D) => Tensor2D;
+
+/** Batched a [B,M,K] @ b [B,K,N] (attention); same explicit-transpose gradients. */
+export const batchMatMul = tf.customGrad(((a: Tensor3D, b: Tensor3D, save: Save) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: Tensor3D, saved: Tensor[]) => {
+      const [as, bs] = saved as [Tensor3D, Tensor3D];
+      return [tf.matMul(dy, tf.transpose(bs, [0, 2, 1])), tf.matMul(tf.transpose(as, [0, 2, 1]), dy)];
+    },
+  };
+}) as any) as (a: Tensor3D, b: Tensor3D) => Tensor3D;
+
+/**
+ * Linear layer in PyTorch layout: y = x·Wᵀ + b with W [out, in] (the layout stored in safetensors, so the
+ * attribution helper's components are W's entries). x may have any leading dims.
+ * Grads: dX = dy·W (no transpose), dW = dyᵀ·x, db = Σ dy.
+ */
+const linearCore = tf.customGrad(((x: Tensor2D, w: Tensor2D, save: Save) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x, tf.transpose(w)),
+    gradFunc: (dy: Tensor2D, saved: Tensor[]) => {
+      const [xs, ws] = saved as [Tensor2D, Tensor2D];
+      return [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)];
+    },
+  };
+}) as any) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
+
+export function dense(x: Tensor, w: Tensor2D, b?: Tensor1D): Tensor {
+  return tf.tidy(() => {
+    const inDim = x.shape[x.rank - 1];
+    const lead = x.shape.slice(0, -1);
+    const y2 = linearCore(tf.reshape(x, [-1, inDim]), w);
+    const y = b ? tf.add(y2, b) : y2;
+    return tf.reshape(y, [...lead, w.shape[0]]);
+  });
+}

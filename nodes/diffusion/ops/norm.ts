@@ -1,0 +1,59 @@
+// Group norm and layer norm with a hand-written backward pass (one fused formula instead of the many small
+// broadcasting ops tfjs autodiff would emit; broadcasting element-wise ops are slow on wasm).
+import { tf } from '../../sdk/runtime.ts';
+import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs';
+
+/**
+ * Normalises each row of x [R, K] to zero mean and unit variance.
+ * Backward: dx = r·(dy − mean(dy) − x̂·mean(dy·x̂)) with r = 1/√(var+eps).
+ */
+const normalizeRows = (eps: number) =>
+  tf.customGrad(((x: Tensor, save: (t: Tensor[]) => void) => {
+    const mean = tf.mean(x, 1, true);
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), 1, true);
+    const r = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(centered, r);
+    save([xhat, r]);
+    return {
+      value: xhat,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xh, rs] = saved;
+        const meanDy = tf.mean(dy, 1, true);
+        const meanDyX = tf.mean(tf.mul(dy, xh), 1, true);
+        return tf.mul(rs, tf.sub(tf.sub(dy, meanDy), tf.mul(xh, meanDyX)));
+      },
+    };
+  }) as any) as (x: Tensor) => Tensor;
+
+const byEps = new Map<number, (x: Tensor) => Tensor>();
+function rows(eps: number) {
+  let f = byEps.get(eps);
+  if (!f) byEps.set(eps, (f = normalizeRows(eps)));
+  return f;
+}
+
+/** GroupNorm over x [N,H,W,C] with `groups` groups (PyTorch semantics), affine gamma/beta [C]. */
+export function groupNorm(x: Tensor4D, groups: number, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    if (c % groups !== 0) throw new Error(`groupNorm: ${c} channels not divisible into ${groups} groups`);
+    const cg = c / groups;
+    // [N, HW, G, Cg] → [N, G, HW·Cg] rows; the transpose is skipped when each group is one channel block.
+    let v: Tensor = tf.reshape(x, [n, h * w, groups, cg]);
+    v = groups === 1 ? tf.reshape(v, [n, h * w * cg]) : tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [n * groups, h * w * cg]);
+    let y = rows(eps)(v);
+    y = groups === 1 ? y : tf.transpose(tf.reshape(y, [n, groups, h * w, cg]), [0, 2, 1, 3]);
+    return tf.add(tf.mul(tf.reshape(y, [n, h, w, c]), gamma), beta) as Tensor4D;
+  });
+}
+
+/** LayerNorm over the last axis of x [..., D], affine gamma/beta [D]. */
+export function layerNorm(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor {
+  return tf.tidy(() => {
+    const d = x.shape[x.rank - 1];
+    const y = rows(eps)(tf.reshape(x, [-1, d]));
+    return tf.reshape(tf.add(tf.mul(y, gamma), beta), x.shape);
+  });
+}
+
