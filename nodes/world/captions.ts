@@ -1,0 +1,95 @@
+// Captions for world scenes from several templates (some leave attributes open), the parser that reads the
+// exact labels back out of a prompt, and the vocabulary every template can emit (the tokenizer's word list).
+import { ATTRIBUTES, DEFAULT_CONCEPTS, type SceneLabels, type WorldConcepts } from './concepts.ts';
+import { makeRng, mixSeed } from './rng.ts';
+
+/** How a style value reads in a caption ("an outlined heart"); other styles read as their own name. */
+const STYLE_WORDS: Record<string, string> = { filled: 'filled', outline: 'outlined' };
+/** Extra spellings the parser accepts besides the emitted words. */
+const BACKGROUND_ALIASES: Record<string, string> = { grey: 'gray' };
+const STYLE_ALIASES: Record<string, string> = { outline: 'outline', outlined: 'outline', solid: 'filled' };
+
+export function styleWord(style: string): string {
+  return STYLE_WORDS[style] ?? style;
+}
+
+/** A template and how often it is drawn; {style} {colour} {shape} {background} are filled in, {a} agrees. */
+export interface CaptionTemplate { text: string; weight: number }
+
+// Full descriptions dominate so a model learns every attribute; the rest teach partial prompts.
+export const CAPTION_TEMPLATES: readonly CaptionTemplate[] = [
+  { text: '{a} {style} {colour} {shape} on {a} {background} background', weight: 4 },
+  { text: '{a} {colour} {shape} on {a} {background} background', weight: 2 },
+  { text: '{a} {style} {colour} {shape}', weight: 1 },
+  { text: '{a} {colour} {shape}', weight: 1 },
+  { text: '{a} {colour} shape on {a} {background} background', weight: 1 },
+  { text: '{a} {style} {shape} on {a} {background} background', weight: 1 },
+  { text: '{a} {shape} on {a} {background} background', weight: 1 },
+];
+
+const TEMPLATE_WEIGHT = CAPTION_TEMPLATES.reduce((s, t) => s + t.weight, 0);
+
+function article(nextWord: string): string {
+  return /^[aeiou]/.test(nextWord) ? 'an' : 'a';
+}
+
+/** Fills a template with labels (missing attributes must not be referenced) and fixes the articles. */
+export function fillTemplate(template: string, labels: Partial<SceneLabels>): string {
+  const words = template.trim().split(/\s+/).map((w) => {
+    const m = /^\{(\w+)\}$/.exec(w);
+    if (!m || m[1] === 'a') return w;
+    const attr = m[1] as keyof SceneLabels;
+    if (!ATTRIBUTES.includes(attr)) throw new Error(`caption template: unknown slot {${m[1]}} in "${template}"`);
+    const value = labels[attr];
+    if (value === undefined) throw new Error(`caption template "${template}" needs a ${attr}`);
+    return attr === 'style' ? styleWord(value) : value;
+  });
+  return words.map((w, i) => (w === '{a}' ? article(words[i + 1] ?? '') : w)).join(' ');
+}
+
+/** One caption for a scene; the template is chosen by the seed (weighted). */
+export function captionFor(labels: SceneLabels, seed: number): string {
+  let r = makeRng(mixSeed(seed, 0x43415054))() * TEMPLATE_WEIGHT;
+  let template = CAPTION_TEMPLATES[0]!;
+  for (const t of CAPTION_TEMPLATES) {
+    if ((r -= t.weight) < 0) { template = t; break; }
+  }
+  return fillTemplate(template.text, labels);
+}
+
+function words(text: string): string[] {
+  return text.toLowerCase().split(/[^a-z0-9-]+/).filter(Boolean);
+}
+
+/**
+ * The exact labels a prompt names: "<value> background" names the background; other words that are
+ * concept values (or style words / aliases) name their attribute. Unnamed attributes are absent.
+ */
+export function parsePrompt(text: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): Partial<SceneLabels> {
+  const ws = words(text);
+  const out: Partial<SceneLabels> = {};
+  const styleByWord = new Map(concepts.style.map((s) => [styleWord(s), s]));
+  for (let i = 0; i < ws.length; i++) {
+    const w = ws[i]!;
+    if (ws[i + 1] === 'background') {
+      const bg = BACKGROUND_ALIASES[w] ?? w;
+      if (concepts.background.includes(bg)) { out.background = bg; continue; }
+    }
+    const style = styleByWord.get(w) ?? (concepts.style.includes(w) ? w : STYLE_ALIASES[w]);
+    if (concepts.shape.includes(w)) out.shape = w;
+    else if (concepts.colour.includes(w)) out.colour = w;
+    else if (style !== undefined && concepts.style.includes(style)) out.style = style;
+  }
+  return out;
+}
+
+/** Every word the caption templates can emit for these concepts, sorted. */
+export function worldVocabulary(concepts: WorldConcepts = DEFAULT_CONCEPTS): string[] {
+  const vocab = new Set<string>(['a', 'an']);
+  for (const t of CAPTION_TEMPLATES) for (const w of words(t.text.replace(/\{\w+\}/g, ' '))) vocab.add(w);
+  for (const v of concepts.shape) vocab.add(v);
+  for (const v of concepts.colour) vocab.add(v);
+  for (const v of concepts.background) vocab.add(v);
+  for (const v of concepts.style) vocab.add(styleWord(v));
+  return [...vocab].sort();
+}
