@@ -55,7 +55,7 @@ const shapes = new Map<string, ShapeDef>([
   ['circle', { kind: 'circle', radius: 0.86 }],
   ['square', { kind: 'polygon', points: regularPolygon(4, 1.08, Math.PI / 4) }],
   ['triangle', { kind: 'polygon', points: regularPolygon(3, 1.12, Math.PI / 2, -0.18) }],
-  ['star', { kind: 'polygon', points: starPolygon(5, 1.1, 0.44) }],
+  ['star', { kind: 'polygon', points: starPolygon(5, 1.12, 0.48) }],
   ['cross', { kind: 'polygon', points: crossPolygon(1.0, 0.32) }],
   ['heart', { kind: 'polygon', points: heartPolygon(64) }],
 ]);
@@ -79,7 +79,7 @@ const backgrounds = new Map<string, BackgroundDef>([
 
 const styles = new Map<string, StyleDef>([
   ['filled', { stroke: null }],
-  ['outline', { stroke: 2.3 }],
+  ['outline', { stroke: 2.1 }],
 ]);
 
 const registries = { shape: shapes, colour: colours, background: backgrounds, style: styles } as const;
@@ -198,8 +198,8 @@ export function renderSceneInto(out: Float32Array, offset: number, labels: Scene
   const rng = makeRng(mixSeed(seed, 0x4a495454));
   const S = IMAGE_SIZE;
 
-  // Shape placement: radius 8–11.5 px keeps every shape large enough to name at 32×32; it always fits inside.
-  const scale = uniform(rng, 8, 11.5);
+  // Shape placement: radius 8.5–11.5 px keeps every shape large enough to name at 32×32; it always fits inside.
+  const scale = uniform(rng, 8.5, 11.5);
   const margin = scale * 1.12 + 1;
   const cx = uniform(rng, margin, S - margin), cy = uniform(rng, margin, S - margin);
   const angle = uniform(rng, -0.35, 0.35); // ±20°: rotated, yet still upright (a heart stays a heart)
