@@ -1,8 +1,10 @@
-// The world pack. The Prompts node lands in nodes/world/prompts.ts.
+// The world pack: the procedural shapes world (concepts, renderer, captions) and its Prompts node.
 import { defineNodePack } from '../sdk/index.ts';
+import { promptsNode } from './prompts.ts';
 
 export * from './concepts.ts';
 export * from './render.ts';
 export * from './captions.ts';
+export { buildPrompts, promptsNode } from './prompts.ts';
 
-export default defineNodePack({ name: 'world', nodes: [] });
+export default defineNodePack({ name: 'world', nodes: [promptsNode] });
