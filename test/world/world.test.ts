@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ATTRIBUTES, CAPTION_TEMPLATES, DEFAULT_CONCEPTS, captionFor, extendConcepts, fillTemplate, parsePrompt,
+  randomScene, registerColour, registerShape, renderBatch, renderScene, validateConcepts, worldVocabulary,
+  type SceneLabels,
+} from '../../nodes/world/index.ts';
+import { PIXELS_PER_IMAGE, unrenderableValues } from '../../nodes/world/render.ts';
+
+const ALL_SCENES: SceneLabels[] = DEFAULT_CONCEPTS.shape.flatMap((shape) => DEFAULT_CONCEPTS.colour.flatMap((colour) =>
+  DEFAULT_CONCEPTS.background.flatMap((background) => DEFAULT_CONCEPTS.style.map((style) => ({ shape, colour, background, style })))));
+
+/** Pixels whose colour is close to the scene's ink (the shape), as a 0/1 mask. */
+function inkMask(px: Float32Array, rgb: [number, number, number], tol = 0.2): Uint8Array {
+  const m = new Uint8Array(px.length / 3);
+  for (let i = 0; i < m.length; i++) {
+    const d = Math.abs(px[i * 3]! - rgb[0]) + Math.abs(px[i * 3 + 1]! - rgb[1]) + Math.abs(px[i * 3 + 2]! - rgb[2]);
+    m[i] = d < tol * 3 ? 1 : 0;
+  }
+  return m;
+}
+
+describe('world renderer', () => {
+  it('is deterministic per seed and differs across seeds', () => {
+    const a = renderBatch(16, 123);
+    const b = renderBatch(16, 123);
+    const c = renderBatch(16, 124);
+    expect(a.pixels).toEqual(b.pixels);
+    expect(a.labels).toEqual(b.labels);
+    expect(a.captions).toEqual(b.captions);
+    expect(a.pixels).not.toEqual(c.pixels);
+    const labels: SceneLabels = { shape: 'star', colour: 'red', background: 'striped', style: 'outline' };
+    expect(renderScene(labels, 5)).toEqual(renderScene(labels, 5));
+    expect(renderScene(labels, 5)).not.toEqual(renderScene(labels, 6));
+  });
+
+  it('renders image i from (seed, i) only: a short batch is a prefix of a long one', () => {
+    const short = renderBatch(5, 9);
+    const long = renderBatch(40, 9);
+    expect(long.pixels.subarray(0, short.pixels.length)).toEqual(short.pixels);
+    expect(long.labels.slice(0, 5)).toEqual(short.labels);
+  });
+
+  it('gives exact labels: fixed attributes hold, explicit labels are used, random ones cover every value', () => {
+    const fixed = renderBatch(50, 1, { fixed: { shape: 'heart', style: 'filled' } });
+    expect(fixed.labels.every((l) => l.shape === 'heart' && l.style === 'filled')).toBe(true);
+    const explicit = renderBatch(ALL_SCENES.length, 2, { labels: ALL_SCENES });
+    expect(explicit.labels).toEqual(ALL_SCENES);
+    const many = renderBatch(600, 3);
+    for (const attr of ATTRIBUTES) {
+      expect(new Set(many.labels.map((l) => l[attr]))).toEqual(new Set(DEFAULT_CONCEPTS[attr]));
+    }
+    // A label is a function of the scene seed alone, as randomScene says.
+    expect(randomScene(77)).toEqual(randomScene(77));
+  });
+
+  it('writes HWC RGB in [0,1] into one Float32Array (or a given buffer)', () => {
+    const out = new Float32Array(3 * PIXELS_PER_IMAGE + 10).fill(-1);
+    const { pixels } = renderBatch(3, 4, { out });
+    expect(pixels).toBe(out);
+    expect(out.subarray(0, 3 * PIXELS_PER_IMAGE).every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(out[3 * PIXELS_PER_IMAGE]).toBe(-1);
+  });
+
+  it('draws every shape/colour/background/style with the shape clearly present and outline thinner than filled', () => {
+    const colours: Record<string, [number, number, number]> = {
+      red: [0.92, 0.12, 0.1], green: [0.1, 0.78, 0.18], blue: [0.16, 0.32, 0.98],
+      yellow: [0.97, 0.88, 0.08], purple: [0.64, 0.2, 0.86], white: [0.97, 0.97, 0.97],
+    };
+    for (const l of ALL_SCENES) {
+      const mask = inkMask(renderScene(l, 11), colours[l.colour]!);
+      const area = mask.reduce((a, b) => a + b, 0);
+      const filled = inkMask(renderScene({ ...l, style: 'filled' }, 11), colours[l.colour]!).reduce((a, b) => a + b, 0);
+      expect(area, JSON.stringify(l)).toBeGreaterThan(40);
+      if (l.style === 'outline') expect(area, JSON.stringify(l)).toBeLessThan(filled * 0.85);
+    }
+  });
+
+  it('keeps white shapes far from every background', () => {
+    for (const background of DEFAULT_CONCEPTS.background) {
+      const px = renderScene({ shape: 'square', colour: 'white', background, style: 'filled' }, 3);
+      const corner = (px[0]! + px[1]! + px[2]!) / 3; // a corner pixel is background (shapes keep a margin)
+      const brightest = Math.max(...px);
+      expect(brightest - corner, background).toBeGreaterThan(0.4);
+    }
+    // The gray background stays dark enough for white at any jitter.
+    for (let seed = 0; seed < 50; seed++) {
+      expect(renderScene({ shape: 'circle', colour: 'white', background: 'gray', style: 'filled' }, seed)[0]!).toBeLessThan(0.5);
+    }
+  });
+
+  it('makes the six shapes differ from each other at the same seed', () => {
+    const masks = DEFAULT_CONCEPTS.shape.map((shape) =>
+      inkMask(renderScene({ shape, colour: 'white', background: 'black', style: 'filled' }, 21), [0.97, 0.97, 0.97], 0.3));
+    for (let i = 0; i < masks.length; i++) {
+      for (let j = i + 1; j < masks.length; j++) {
+        let diff = 0;
+        for (let k = 0; k < masks[i]!.length; k++) diff += masks[i]![k] !== masks[j]![k] ? 1 : 0;
+        expect(diff, `${DEFAULT_CONCEPTS.shape[i]} vs ${DEFAULT_CONCEPTS.shape[j]}`).toBeGreaterThan(25);
+      }
+    }
+  });
+
+  it('rejects unknown concept values clearly, and draws them once registered', () => {
+    const hexagon: SceneLabels = { shape: 'hexagon', colour: 'red', background: 'black', style: 'filled' };
+    expect(() => renderScene(hexagon, 1)).toThrow(/unknown shape "hexagon".*registerShape/);
+    expect(() => renderScene({ ...hexagon, shape: 'circle', colour: 'teal' }, 1)).toThrow(/unknown colour "teal"/);
+    const concepts = extendConcepts({ shape: ['hexagon'], colour: ['teal'] });
+    expect(() => renderBatch(4, 1, { concepts })).toThrow(/no look for shape "hexagon", colour "teal"/);
+    expect(unrenderableValues(concepts)).toEqual(['shape "hexagon"', 'colour "teal"']);
+
+    registerShape('hexagon', { kind: 'polygon', points: Array.from({ length: 6 }, (_, i) => [Math.cos(i * Math.PI / 3), Math.sin(i * Math.PI / 3)] as const) });
+    registerColour('teal', [0, 0.6, 0.6]);
+    const batch = renderBatch(200, 1, { concepts });
+    expect(batch.labels.some((l) => l.shape === 'hexagon')).toBe(true);
+    expect(batch.labels.some((l) => l.colour === 'teal')).toBe(true);
+    expect(parsePrompt('a teal hexagon on a gray background', concepts)).toEqual({ colour: 'teal', shape: 'hexagon', background: 'gray' });
+    expect(worldVocabulary(concepts)).toEqual(expect.arrayContaining(['teal', 'hexagon']));
+  });
+
+  it('validates concept lists (one word, no template words, no shape/colour clash)', () => {
+    expect(() => validateConcepts({ ...DEFAULT_CONCEPTS, colour: ['light blue'] })).toThrow(/one lowercase word/);
+    expect(() => validateConcepts({ ...DEFAULT_CONCEPTS, shape: ['background'] })).toThrow(/caption templates use/);
+    expect(() => validateConcepts({ ...DEFAULT_CONCEPTS, shape: ['red'] })).toThrow(/both a colour and a shape|both a shape and a colour/);
+    expect(() => validateConcepts({ ...DEFAULT_CONCEPTS, style: [] })).toThrow(/at least one/);
+    // A colour may share its word with a background: position tells them apart.
+    expect(() => validateConcepts({ ...DEFAULT_CONCEPTS, colour: ['black', 'red'] })).not.toThrow();
+  });
+});
+
+describe('captions', () => {
+  it('come from several templates and parse back to their labels', () => {
+    const { labels, captions } = renderBatch(400, 5);
+    expect(new Set(captions.map((c) => c.replace(/\b(an?)\b/g, 'a'))).size).toBeGreaterThan(100);
+    const shapesNamed = new Set<number>();
+    captions.forEach((caption, i) => {
+      const parsed = parsePrompt(caption);
+      expect(Object.keys(parsed).length, caption).toBeGreaterThanOrEqual(2);
+      for (const [attr, value] of Object.entries(parsed)) expect(value, caption).toBe(labels[i]![attr as keyof SceneLabels]);
+      shapesNamed.add(Object.keys(parsed).length);
+    });
+    expect(shapesNamed.size).toBeGreaterThan(1); // some captions leave attributes open
+  });
+
+  it('read naturally, with a/an agreement', () => {
+    const l: SceneLabels = { shape: 'heart', colour: 'blue', background: 'striped', style: 'outline' };
+    expect(fillTemplate('{a} {style} {colour} {shape}', l)).toBe('an outlined blue heart');
+    expect(fillTemplate('{a} {colour} {shape} on {a} {background} background', { ...l, shape: 'star', colour: 'red' }))
+      .toBe('a red star on a striped background');
+    expect(fillTemplate('{a} {style} {colour} {shape}', { ...l, style: 'filled', colour: 'green', shape: 'circle' })).toBe('a filled green circle');
+    expect(fillTemplate('{a} {colour} shape on {a} {background} background', { colour: 'red', background: 'dotted' }))
+      .toBe('a red shape on a dotted background');
+    expect(() => fillTemplate('{a} {colour} {size}', l)).toThrow(/unknown slot \{size\}/);
+    const seen = new Set(Array.from({ length: 200 }, (_, s) => captionFor(l, s)));
+    expect(seen.size).toBe(CAPTION_TEMPLATES.length);
+  });
+
+  it('parsePrompt names exactly what a prompt names', () => {
+    expect(parsePrompt('a red shape on a dotted background')).toEqual({ colour: 'red', background: 'dotted' });
+    expect(parsePrompt('An OUTLINED blue heart!')).toEqual({ style: 'outline', colour: 'blue', shape: 'heart' });
+    expect(parsePrompt('a white star on a grey background')).toEqual({ colour: 'white', shape: 'star', background: 'gray' });
+    expect(parsePrompt('a solid circle')).toEqual({ style: 'filled', shape: 'circle' });
+    expect(parsePrompt('')).toEqual({});
+    expect(parsePrompt('a photo of a cat')).toEqual({});
+    // "black" names the background only before "background"; it is not a default colour.
+    expect(parsePrompt('a black circle')).toEqual({ shape: 'circle' });
+  });
+
+  it('worldVocabulary covers every word any template can emit', () => {
+    const vocab = new Set(worldVocabulary());
+    for (const l of ALL_SCENES) {
+      for (const t of CAPTION_TEMPLATES) {
+        for (const w of fillTemplate(t.text, l).split(' ')) expect(vocab.has(w), w).toBe(true);
+      }
+    }
+    expect(worldVocabulary()).toEqual([...vocab].sort());
+    expect(vocab.has('outline')).toBe(false); // the style reads "outlined" in captions
+  });
+});
