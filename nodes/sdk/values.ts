@@ -44,3 +44,29 @@ export function isDisposable(v: unknown): v is Disposable {
 export function disposeValue(v: unknown): void {
   if (isDisposable(v)) v.dispose();
 }
+
+/** A tfjs tensor seen structurally (the engine does not import tfjs just to measure values). */
+interface TensorLike { size: number; dtype: string; shape: number[]; dataId: object; isDisposed?: boolean }
+
+function isTensorLike(v: unknown): v is TensorLike {
+  return typeof v === 'object' && v !== null && 'dataId' in v && typeof (v as TensorLike).size === 'number'
+    && Array.isArray((v as TensorLike).shape);
+}
+
+/** A value may state its own memory footprint (e.g. a handle whose tensors live in a shared store). */
+export interface Sized { byteSize(): number }
+
+/**
+ * Approximate bytes a socket value keeps alive (for the engine's cache bound): its own byteSize() if it has
+ * one, else the tensors found in it (arrays and plain fields, two levels deep) plus typed arrays.
+ */
+export function estimateBytes(v: unknown, depth = 0): number {
+  if (typeof v !== 'object' || v === null) return typeof v === 'string' ? v.length * 2 : 8;
+  if (typeof (v as Sized).byteSize === 'function') return (v as Sized).byteSize();
+  if (isTensorLike(v)) return v.isDisposed ? 0 : v.size * (v.dtype === 'complex64' ? 8 : 4);
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (depth >= 2) return 64;
+  let total = 64;
+  for (const item of Array.isArray(v) ? v : Object.values(v)) total += estimateBytes(item, depth + 1);
+  return total;
+}
