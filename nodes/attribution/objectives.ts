@@ -1,0 +1,166 @@
+// The two CAD objectives as fixed batches of (x_t, t, text states, target): J = Σ ‖ε̂(x_t, c, t) − target‖².
+// - erase:   x_t from the model's own DDIM trajectories (CFG) for the concept prompts, target = sg ε̂(x_t, "", t);
+// - amplify: x_t = √ᾱ x0 + √(1−ᾱ) ε for images of the concept (model range), target = ε (the denoising loss).
+// Both are built once (seeded) and then evaluated any number of times, so attribution, validation and COAR
+// all score the same inputs.
+import { tf } from '../sdk/runtime.ts';
+import type { GradientHooks, Objective } from './attribution.ts';
+import { runTrajectories, type Denoiser, type TrajectoryRequest } from './denoiser.ts';
+import { seededRandom } from './stats.ts';
+
+interface PairBatch {
+  xt: tf.Tensor4D;
+  ts: number[];
+  cond: tf.Tensor3D;
+  target: tf.Tensor4D;
+}
+
+/** J over fixed batches: Σ_batches Σ (ε̂_w(x_t, t, cond) − target)². Owns the batches. */
+function pairObjective(
+  name: string, den: Denoiser, batches: PairBatch[], describe: Record<string, unknown>,
+  cost: { setupForwardPasses: number; forwardPassesPerPass: number },
+): Objective {
+  return {
+    name,
+    passes: batches.length,
+    describe,
+    cost,
+    loss: (w, p) => tf.tidy(() => {
+      const b = batches[p]!;
+      return tf.sum(tf.square(tf.sub(den.predictEps(w, b.xt, b.ts, b.cond), b.target))) as tf.Scalar;
+    }),
+    dispose: () => batches.forEach((b) => tf.dispose([b.xt, b.cond, b.target])),
+  };
+}
+
+/** `count` DDIM step indices spread evenly over [0, steps − 1] (all of them when count ≥ steps). */
+export function spreadSteps(steps: number, count: number): number[] {
+  if (count >= steps) return Array.from({ length: steps }, (_, i) => i);
+  if (count === 1) return [Math.round((steps - 1) / 2)];
+  return [...new Set(Array.from({ length: count }, (_, k) => Math.round((k * (steps - 1)) / (count - 1))))];
+}
+
+export interface ErasePlan {
+  prompts: string[];
+  /** One seed per sample (sample i uses prompt i mod prompts.length). */
+  seeds: number[];
+  steps: number;
+  cfg: number;
+  eta: number;
+  /** Timesteps scored per sample. */
+  timesteps: number;
+  /** paper: a fresh partial trajectory per (sample, timestep); reuse: every scored timestep from one trajectory. */
+  mode: 'paper' | 'reuse';
+  /** (x_t, t) pairs per gradient pass; also the trajectory batch. */
+  batch: number;
+}
+
+/** Mixes a sample seed and a timestep index into a fresh-noise seed. */
+function freshSeed(seed: number, k: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b)) >>> 1;
+}
+
+export async function eraseObjective(
+  den: Denoiser, weights: ReadonlyMap<string, tf.Tensor>, plan: ErasePlan, hooks: GradientHooks = {},
+): Promise<Objective> {
+  const stepsToScore = spreadSteps(plan.steps, plan.timesteps);
+  const requests: TrajectoryRequest[] = [];
+  plan.seeds.forEach((seed, i) => {
+    const prompt = i % plan.prompts.length;
+    if (plan.mode === 'reuse') requests.push({ prompt, seed, record: stepsToScore });
+    else stepsToScore.forEach((step, k) => requests.push({ prompt, seed: freshSeed(seed, k), record: [step] }));
+  });
+  const cond = den.encode(plan.prompts);
+  const uncond = den.encode(['']);
+  try {
+    const traj = await runTrajectories(den, weights, cond, uncond, requests, {
+      steps: plan.steps, cfg: plan.cfg, eta: plan.eta, batch: Math.max(plan.batch, 1),
+      throwIfAborted: hooks.throwIfAborted,
+    });
+    const latents = traj.latents.filter((l) => l.t >= 0);
+    const batches: PairBatch[] = [];
+    for (let start = 0; start < latents.length; start += plan.batch) {
+      hooks.throwIfAborted?.();
+      const chunk = latents.slice(start, start + plan.batch);
+      const ts = chunk.map((l) => l.t);
+      const batch = tf.tidy(() => {
+        const xt = tf.tensor4d(concatFloat(chunk.map((l) => l.xt)), [chunk.length, ...den.imageShape]);
+        const c = tf.gather(cond, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D;
+        // The stop-gradient target: the unconditional prediction of the unedited model at the same (x_t, t).
+        const target = den.predictEps(weights, xt, ts, tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D);
+        return { xt, cond: c, target };
+      });
+      batches.push({ ...batch, ts });
+    }
+    return pairObjective('erase', den, batches, {
+      prompts: plan.prompts, seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
+      scoredSteps: stepsToScore, timesteps: [...new Set(latents.map((l) => l.t))].sort((a, b) => b - a),
+      pairs: latents.length, batch: plan.batch,
+      trajectoryUnetSampleEvaluations: traj.unetSampleEvaluations, trajectoryUnetCalls: traj.unetCalls,
+    }, {
+      setupForwardPasses: traj.unetSampleEvaluations + latents.length,
+      forwardPassesPerPass: plan.batch,
+    });
+  } finally {
+    cond.dispose();
+    uncond.dispose();
+  }
+}
+
+export interface AmplifyPlan {
+  /** One prompt per image (the caption it is conditioned on). */
+  prompts: string[];
+  /** Images of the concept in [0,1], [N, H, W, C]. Not owned. */
+  images: tf.Tensor4D;
+  /** Noise draws (t, ε) per image. */
+  draws: number;
+  seed: number;
+  batch: number;
+  /** Where the images came from, for provenance. */
+  source: string;
+}
+
+export function amplifyObjective(den: Denoiser, plan: AmplifyPlan): Objective {
+  const n = plan.images.shape[0];
+  if (plan.prompts.length !== n) throw new Error(`${plan.prompts.length} prompts for ${n} images`);
+  const rand = seededRandom(plan.seed);
+  const T = den.scheduler.T;
+  const items: { image: number; t: number; seed: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < plan.draws; k++) items.push({ image: i, t: Math.floor(rand() * T), seed: freshSeed(plan.seed + i, k) });
+  }
+  const cond = den.encode(plan.prompts);
+  const batches: PairBatch[] = [];
+  try {
+    for (let start = 0; start < items.length; start += plan.batch) {
+      const chunk = items.slice(start, start + plan.batch);
+      const ts = chunk.map((c) => c.t);
+      const b = tf.tidy(() => {
+        const x0 = den.toModelRange(tf.gather(plan.images, chunk.map((c) => c.image)) as tf.Tensor4D);
+        const eps = tf.stack(chunk.map((c) => tf.randomNormal(den.imageShape, 0, 1, 'float32', c.seed))) as tf.Tensor4D;
+        return {
+          xt: den.scheduler.addNoise(x0, eps, ts),
+          cond: tf.gather(cond, chunk.map((c) => c.image)) as tf.Tensor3D,
+          target: eps,
+        };
+      });
+      batches.push({ ...b, ts });
+    }
+  } finally {
+    cond.dispose();
+  }
+  return pairObjective('amplify', den, batches, {
+    prompts: plan.prompts, images: n, draws: plan.draws, seed: plan.seed, batch: plan.batch, source: plan.source,
+    pairs: items.length,
+  }, { setupForwardPasses: 0, forwardPassesPerPass: plan.batch });
+}
+
+function concatFloat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
