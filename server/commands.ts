@@ -1,0 +1,251 @@
+// The `cadflow` commands: serve | run | validate | nodes | train (ARCHITECTURE §6).
+// Exit codes: 0 ok, 1 a run failed or was cancelled, 2 bad input (arguments, file, graph).
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Engine, type RunListener } from './engine/engine.ts';
+import { loadRegistry, MODELS_DIR, REPO_ROOT, type NodeRegistry } from './engine/registry.ts';
+import { applyOverrides, InputError, parseSetArg, readWorkflowFile } from './engine/workflow-file.ts';
+import { validateWorkflow, type ValidationError } from './engine/validate.ts';
+import { startServer } from './app.ts';
+import { ArtifactStore, writeFileAtomic } from './store/artifacts.ts';
+import { RunStore } from './store/db.ts';
+import { resolveInside } from './paths.ts';
+
+const USAGE = `usage: cadflow <command> [options]
+
+commands:
+  serve [--host 127.0.0.1] [--port 8188] [--token T]   start the server (another host needs an access token,
+                                                       generated and printed unless given)
+  run <workflow.json> [--set node.param=value]… [--out DIR] [--target NODE]… [--json]
+                                                       run a workflow; writes DIR/run.json and artifact files
+  validate <workflow.json> [--set node.param=value]… [--json]   check a graph without running it
+  nodes [--json]                                       list the registered node types and broken packs
+  train …                                              train a model (see cadflow train --help)
+
+every command: --data DIR (env CADFLOW_DATA, default ./data), --packs DIR[,DIR] extra node-pack folders`;
+
+interface Args {
+  positional: string[];
+  flags: Map<string, string[]>;
+}
+
+const BOOLEAN_FLAGS = new Set(['json', 'help', 'no-builtin']);
+
+function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    let [name, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (value === undefined && !BOOLEAN_FLAGS.has(name)) {
+      value = argv[++i];
+      if (value === undefined) throw new InputError(`--${name} needs a value`);
+    }
+    flags.set(name, [...(flags.get(name) ?? []), value ?? 'true']);
+  }
+  return { positional, flags };
+}
+
+const one = (a: Args, name: string) => a.flags.get(name)?.at(-1);
+const many = (a: Args, name: string) => (a.flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
+
+function checkFlags(a: Args, allowed: string[]): void {
+  const common = ['data', 'packs', 'no-builtin', 'help'];
+  for (const name of a.flags.keys()) {
+    if (!common.includes(name) && !allowed.includes(name)) throw new InputError(`unknown option --${name}\n\n${USAGE}`);
+  }
+}
+
+function dataDir(a: Args): string {
+  return resolve(one(a, 'data') ?? process.env.CADFLOW_DATA ?? 'data');
+}
+
+async function registryFor(a: Args): Promise<NodeRegistry> {
+  return loadRegistry({ builtin: !a.flags.has('no-builtin'), dataDir: dataDir(a), packDirs: many(a, 'packs') });
+}
+
+function formatErrors(errors: ValidationError[]): string {
+  return errors.map((e) => `  ${e.nodeId ?? '(workflow)'}: ${e.kind}${e.param ? ` [${e.param}]` : ''}: ${e.message}`).join('\n');
+}
+
+function workflowFrom(a: Args): { raw: unknown; file: string } {
+  const file = a.positional[1];
+  if (!file) throw new InputError(`missing <workflow.json>\n\n${USAGE}`);
+  const sets = Object.fromEntries((a.flags.get('set') ?? []).map(parseSetArg));
+  return { raw: applyOverrides(readWorkflowFile(file), sets), file };
+}
+
+async function cmdValidate(a: Args): Promise<number> {
+  checkFlags(a, ['set', 'json', 'target']);
+  const { raw, file } = workflowFrom(a);
+  const registry = await registryFor(a);
+  const v = validateWorkflow(raw, registry, many(a, 'target'));
+  if (a.flags.has('json')) console.log(JSON.stringify({ ok: v.ok, errors: v.errors }, null, 2));
+  else if (v.ok) console.log(`${file}: ok (${v.plan.order.length} nodes)`);
+  else console.error(`${file}: ${v.errors.length} error(s)\n${formatErrors(v.errors)}`);
+  return v.ok ? 0 : 2;
+}
+
+async function cmdNodes(a: Args): Promise<number> {
+  checkFlags(a, ['json']);
+  const registry = await registryFor(a);
+  const nodes = registry.describe();
+  if (a.flags.has('json')) {
+    console.log(JSON.stringify({ nodes, packs: registry.packs, packErrors: registry.packErrors }, null, 2));
+    return 0;
+  }
+  const ports = (p: Record<string, { type: string | readonly string[] }>) => Object.entries(p).map(([k, v]) => `${k}:${[v.type].flat().join('|')}`).join(' ');
+  for (const n of nodes) console.log(`${`${n.type}@${n.typeVersion}`.padEnd(24)} ${n.pack.padEnd(12)} ${ports(n.inputs) || '–'} → ${ports(n.outputs)}`);
+  console.log(`${nodes.length} node types from ${registry.packs.length} pack(s)`);
+  for (const e of registry.packErrors) console.error(`broken pack ${e.pack} (${e.path}): ${e.message}`);
+  return 0;
+}
+
+/** Live progress on stderr: a redrawn bar on a TTY, one line per finished node otherwise. */
+function progressPrinter(types: Record<string, string>): RunListener {
+  const tty = process.stderr.isTTY;
+  const line = (s: string) => process.stderr.write(tty ? `\r\x1b[2K${s}` : `${s}\n`);
+  return {
+    nodeStart: (id) => tty && line(`▸ ${id} (${types[id]})`),
+    nodeProgress: (id, value, max, label) => {
+      if (!tty) return;
+      const w = 24;
+      const filled = Math.round((Math.min(value, max) / Math.max(max, 1)) * w);
+      line(`▸ ${id} [${'#'.repeat(filled)}${'.'.repeat(w - filled)}] ${value}/${max}${label ? ` ${label}` : ''}`);
+    },
+    nodeLog: (id, message) => {
+      line(`  ${id}: ${message}`);
+      if (tty) process.stderr.write('\n');
+    },
+    nodeDone: (id, rec) => {
+      const mark = rec.status === 'done' ? (rec.cached ? '=' : '✓') : '✗';
+      line(`${mark} ${id} (${types[id]}) ${rec.cached ? 'cached' : `${rec.ms} ms`}${rec.error ? ` — ${rec.error}` : ''}`);
+      if (tty) process.stderr.write('\n');
+    },
+  };
+}
+
+async function cmdRun(a: Args): Promise<number> {
+  checkFlags(a, ['set', 'json', 'out', 'target']);
+  const { raw } = workflowFrom(a);
+  const targets = many(a, 'target');
+  const data = dataDir(a);
+  const registry = await registryFor(a);
+  for (const e of registry.packErrors) console.error(`cadflow: broken node pack ${e.pack}: ${e.message}`);
+  const artifacts = new ArtifactStore(join(data, 'artifacts'));
+  const engine = await Engine.create({ registry, artifacts, dirs: { data, models: MODELS_DIR } });
+  const v = engine.validate(raw, targets);
+  if (!v.ok) {
+    console.error(`invalid workflow: ${v.errors.length} error(s)\n${formatErrors(v.errors)}`);
+    return 2;
+  }
+  const runId = randomUUID();
+  const out = resolve(one(a, 'out') ?? join('out', runId));
+  const store = new RunStore(join(data, 'cadflow.db'));
+  store.enqueue({ runId, workflow: v.plan.workflow, targets, front: true });
+  store.setStatus(runId, 'running');
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  const types = Object.fromEntries(v.plan.order.map((n) => [n.id, n.def.type]));
+  const printer = progressPrinter(types);
+  try {
+    const { record } = await engine.runPlan(v.plan, {
+      runId, targets, signal: controller.signal,
+      listener: { ...printer, nodeDone: (id, rec) => { printer.nodeDone!(id, rec); store.saveNode(runId, id, rec); } },
+    });
+    store.setStatus(runId, record.status, { error: record.error, env: record.env });
+    await mkdir(out, { recursive: true });
+    for (const [nodeId, rec] of Object.entries(record.nodes)) {
+      for (const art of rec.artifacts ?? []) {
+        const target = resolveInside(out, nodeId, art.name.replace(/[\\/]/g, '_'));
+        await mkdir(join(out, nodeId), { recursive: true });
+        await copyFile(artifacts.pathOf(art.id), target);
+      }
+    }
+    await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
+    if (a.flags.has('json')) console.log(JSON.stringify(record, null, 2));
+    if (record.status === 'done') {
+      console.error(`run ${runId} done → ${join(out, 'run.json')}`);
+      return 0;
+    }
+    console.error(record.status === 'cancelled' ? `run ${runId} cancelled` : `run ${runId} failed: ${record.error?.message}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    engine.clearCache();
+    store.close();
+  }
+}
+
+async function cmdServe(a: Args): Promise<number> {
+  checkFlags(a, ['host', 'port', 'token']);
+  const port = Number(one(a, 'port') ?? 8188);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('--port must be 0-65535');
+  const server = await startServer({
+    dataDir: dataDir(a), host: one(a, 'host'), port, token: one(a, 'token') ?? process.env.CADFLOW_TOKEN,
+    builtinPacks: !a.flags.has('no-builtin'), packDirs: many(a, 'packs'),
+  });
+  const b = server.engine.backend;
+  console.log(`cadflow: backend ${b.backend} (${b.provider}), ${server.registry.types().length} node types, data ${dataDir(a)}`);
+  console.log(`cadflow: listening on ${server.url}/${server.token ? `?token=${server.token}` : ''}`);
+  if (server.token) console.log(`cadflow: access token ${server.token} (Authorization: Bearer <token>)`);
+  await new Promise<void>((done) => {
+    const stop = () => void server.close().then(done);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
+async function cmdTrain(a: Args, argv: string[]): Promise<number> {
+  const entry = join(REPO_ROOT, 'nodes/diffusion/train/cli.ts');
+  if (!existsSync(entry)) {
+    console.error('cadflow train: the training command is not installed yet (nodes/diffusion/train/cli.ts is missing)');
+    return 2;
+  }
+  let mod: { trainCommand?: (argv: string[]) => Promise<number> };
+  try {
+    mod = await import(entry);
+  } catch (err) {
+    console.error(`cadflow train: the training command failed to load: ${(err as Error).message}`);
+    return 1;
+  }
+  if (typeof mod.trainCommand !== 'function') {
+    console.error('cadflow train: nodes/diffusion/train/cli.ts does not export trainCommand(argv)');
+    return 1;
+  }
+  void a;
+  return mod.trainCommand(argv.slice(1));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    if (argv[0] === 'train') return await cmdTrain(parseArgs([]), argv);
+    const args = parseArgs(argv);
+    const command = args.positional[0];
+    if (!command || args.flags.has('help') || command === 'help') {
+      console.log(USAGE);
+      return command || args.flags.has('help') ? 0 : 2;
+    }
+    switch (command) {
+      case 'serve': return await cmdServe(args);
+      case 'run': return await cmdRun(args);
+      case 'validate': return await cmdValidate(args);
+      case 'nodes': return await cmdNodes(args);
+      default: throw new InputError(`unknown command ${command}\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof InputError) {
+      console.error(`cadflow: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
