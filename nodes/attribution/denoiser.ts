@@ -1,36 +1,40 @@
-// What the objectives need from a text-to-image diffusion model, as one small interface: text states,
-// ε from a weights Map (entries may be substituted to take gradients), the shared scheduler, and the
-// model's DDIM sampler with CFG exposing every x_t (so latent and timestep stay paired).
+// What the objectives need from a text-to-image diffusion model, on the diffusion pack's functional API:
+// text states, ε from a weights Map (entries may be substituted to take gradients), the model's one scheduler,
+// and its DDIM + CFG sampler re-run here step by step so every x_t can be recorded with its own timestep
+// (the reference code paired latents and timesteps off by one). `runTrajectories` reproduces `sampleImages`
+// exactly (same noise streams, guidance, clipping, steps) — a test checks that.
 import { tf } from '../sdk/runtime.ts';
-import { Scheduler } from '../diffusion/scheduler.ts';
+import type { Scheduler } from '../diffusion/scheduler.ts';
 import type { ModelConfig } from '../diffusion/model/config.ts';
-import { textStates, unetOutput } from '../diffusion/model/network.ts';
-import { Tokenizer } from '../diffusion/model/tokenizer.ts';
+import { encodePrompts, predictEps, predictOutput, schedulerFor, toModelRange } from '../diffusion/api.ts';
+import { seededNoise } from '../diffusion/noise.ts';
 
 export interface Denoiser {
+  readonly config: ModelConfig;
   readonly scheduler: Scheduler;
   /** [H, W, C] of an image. */
   readonly imageShape: [number, number, number];
   /** Text states [N, L, D] for the prompts ("" = unconditional), from the model's own text encoder. */
   encode(prompts: readonly string[]): tf.Tensor3D;
+  /** The network's raw output (ε or v) computed with `weights`. */
+  predictOutput(weights: ReadonlyMap<string, tf.Tensor>, xt: tf.Tensor4D, ts: readonly number[], cond: tf.Tensor3D): tf.Tensor4D;
   /** ε̂(x_t, t, cond) computed with `weights` (same names as the model's). */
   predictEps(weights: ReadonlyMap<string, tf.Tensor>, xt: tf.Tensor4D, ts: readonly number[], cond: tf.Tensor3D): tf.Tensor4D;
   /** Images in [0,1] → the model's input range. */
   toModelRange(images: tf.Tensor4D): tf.Tensor4D;
 }
 
-/** A Denoiser over a cadflow model's config and (effective) weights. */
-export function cadflowDenoiser(config: ModelConfig, weights: ReadonlyMap<string, tf.Tensor>, warn?: (m: string) => void): Denoiser {
-  const scheduler = new Scheduler(config.scheduler);
-  const tokenizer = new Tokenizer(config.tokenizer, warn);
-  const [lo, hi] = config.cadflow.model_range;
+/** A Denoiser over a cadflow model's config; text states come from `weights` (the handle's effective weights). */
+export function cadflowDenoiser(config: ModelConfig, weights: ReadonlyMap<string, tf.Tensor>): Denoiser {
   const size = config.cadflow.image_size;
   return {
-    scheduler,
+    config,
+    scheduler: schedulerFor(config),
     imageShape: [size, size, config.cadflow.image_channels],
-    encode: (prompts) => textStates(config, weights, tokenizer.encodeBatch(prompts)),
-    predictEps: (w, xt, ts, cond) => tf.tidy(() => scheduler.epsFromOutput(unetOutput(config, w, xt, ts, cond), xt, ts)),
-    toModelRange: (images) => tf.tidy(() => tf.add(tf.mul(images, hi - lo), lo)),
+    encode: (prompts) => encodePrompts({ config, weights }, prompts),
+    predictOutput: (w, xt, ts, cond) => predictOutput({ config, weights: w }, xt, ts, cond),
+    predictEps: (w, xt, ts, cond) => predictEps({ config, weights: w }, xt, ts, cond),
+    toModelRange,
   };
 }
 
@@ -61,10 +65,6 @@ export interface RecordedLatent {
   xt: Float32Array;
 }
 
-function seededNoise(seed: number, shape: [number, number, number]): tf.Tensor3D {
-  return tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor3D;
-}
-
 /**
  * Runs DDIM with classifier-free guidance for each request from its own seeded noise, only as far as its last
  * recorded step, and returns the recorded (x_t, t) pairs plus the final images (for requests that record the
@@ -82,7 +82,7 @@ export async function runTrajectories(
   let unetCalls = 0;
   for (let start = 0; start < requests.length; start += opts.batch) {
     const ids = requests.slice(start, start + opts.batch).map((_, i) => start + i);
-    let x = tf.tidy(() => tf.stack(ids.map((i) => seededNoise(requests[i]!.seed, den.imageShape))) as tf.Tensor4D);
+    let x = seededNoise(ids.map((i) => requests[i]!.seed), den.imageShape, 0);
     let active = ids;
     const stopAt = Math.max(...ids.map((i) => last[i]!));
     for (let step = 0; step <= stopAt && step <= opts.steps; step++) {
@@ -106,25 +106,32 @@ export async function runTrajectories(
       }
       const t = ts[step]!;
       const tPrev = step + 1 < ts.length ? ts[step + 1]! : -1;
+      const useCfg = opts.cfg !== 1;
       const next = tf.tidy(() => {
         const n = active.length;
-        const c = tf.gather(cond, active.map((id) => requests[id]!.prompt));
-        const u = tf.tile(uncond, [n, 1, 1]);
-        const both = den.predictEps(weights, tf.concat([x, x]) as tf.Tensor4D, new Array(2 * n).fill(t), tf.concat([c, u]) as tf.Tensor3D);
-        const [ec, eu] = tf.split(both, 2) as [tf.Tensor4D, tf.Tensor4D];
-        const eps = tf.add(eu, tf.mul(tf.sub(ec, eu), opts.cfg)) as tf.Tensor4D;
-        const tsN = new Array(n).fill(t);
-        const a = s.alphaBar(t);
-        let x0 = tf.div(tf.sub(x, tf.mul(eps, Math.sqrt(1 - a))), Math.sqrt(a)) as tf.Tensor4D;
-        let epsUsed = eps;
-        if (s.config.clip_sample) {
-          x0 = tf.clipByValue(x0, -1, 1) as tf.Tensor4D;
-          epsUsed = s.epsFromX0(x0, x, tsN);
+        const c = tf.gather(cond, active.map((id) => requests[id]!.prompt)) as tf.Tensor3D;
+        const tsIn = new Array(useCfg ? 2 * n : n).fill(t);
+        const out = useCfg
+          ? den.predictOutput(weights, tf.concat([x, x]) as tf.Tensor4D, tsIn, tf.concat([c, tf.tile(uncond, [n, 1, 1])]) as tf.Tensor3D)
+          : den.predictOutput(weights, x, tsIn, c);
+        let guided = out;
+        if (useCfg) {
+          const [oc, ou] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+          guided = tf.add(ou, tf.mul(tf.sub(oc, ou), opts.cfg));
         }
-        const noise = opts.eta > 0 ? (tf.randomNormal(x.shape, 0, 1, 'float32', requests[active[0]!]!.seed * 1009 + step) as tf.Tensor4D) : undefined;
-        return s.ddimStep(epsUsed, x0, t, tPrev, opts.eta, noise);
+        const tsN = new Array(n).fill(t);
+        let x0 = s.x0FromOutput(guided, x, tsN);
+        let eps: tf.Tensor4D;
+        if (s.config.clip_sample) {
+          x0 = tf.clipByValue(x0, -1, 1);
+          eps = s.epsFromX0(x0, x, tsN);
+        } else {
+          eps = s.epsFromOutput(guided, x, tsN);
+        }
+        const noise = opts.eta > 0 && tPrev >= 0 ? seededNoise(active.map((id) => requests[id]!.seed), den.imageShape, step + 1) : undefined;
+        return s.ddimStep(eps, x0, t, tPrev, opts.eta, noise);
       });
-      unetSampleEvaluations += 2 * active.length;
+      unetSampleEvaluations += (useCfg ? 2 : 1) * active.length;
       unetCalls++;
       x.dispose();
       x = next;

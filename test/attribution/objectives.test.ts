@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from '../../nodes/sdk/runtime.ts';
 import { presetConfig } from '../../nodes/diffusion/model/presets.ts';
 import { initWeights } from '../../nodes/diffusion/model/network.ts';
+import { fromModelRange, sampleImages } from '../../nodes/diffusion/api.ts';
+import { seededNoise } from '../../nodes/diffusion/noise.ts';
 import { cadflowDenoiser, runTrajectories, type Denoiser } from '../../nodes/attribution/denoiser.ts';
 import { amplifyObjective, eraseObjective, spreadSteps } from '../../nodes/attribution/objectives.ts';
 import { buildComponentSet } from '../../nodes/attribution/components.ts';
@@ -17,7 +19,7 @@ const cfg = presetConfig('micro');
 beforeAll(async () => {
   await initRuntime();
   weights = initWeights(cfg, 3);
-  den = cadflowDenoiser(cfg, weights, () => {});
+  den = cadflowDenoiser(cfg, weights);
 });
 afterAll(() => weights.forEach((w) => w.dispose()));
 
@@ -36,9 +38,8 @@ describe('erase objective', () => {
     ], { steps: 6, cfg: 3, eta: 0, batch: 4 });
     expect(reuse.latents.map((l) => [l.step, l.t])).toEqual([[0, ts[0]], [2, ts[2]], [4, ts[4]]]);
     // Step 0's latent is the seeded noise itself.
-    const noise = tf.randomNormal([32, 32, 3], 0, 1, 'float32', 5);
-    const nd = noise.dataSync();
-    expect(Array.from(reuse.latents[0]!.xt.slice(0, 5))).toEqual(Array.from(nd.slice(0, 5)));
+    const noise = seededNoise([5], [32, 32, 3], 0);
+    expect(Array.from(reuse.latents[0]!.xt)).toEqual(Array.from(noise.dataSync()));
     noise.dispose();
     // Same seed, same step: the same latent whether scored alone (paper) or along the way (reuse).
     const a = reuse.latents[1]!.xt;
@@ -50,8 +51,12 @@ describe('erase objective', () => {
     expect(partial.unetCalls).toBe(4);
     expect(partial.unetSampleEvaluations).toBe(2 * (2 + 2 + 1 + 1));
     expect(reuse.unetSampleEvaluations).toBe(2 * 4);
-    cond.dispose();
-    uncond.dispose();
+    // Run to the end, the recorded final latent is exactly what sampleImages returns (same sampler, same noise).
+    const full = await runTrajectories(den, weights, cond, uncond, [{ prompt: 0, seed: 5, record: [6] }], { steps: 6, cfg: 3, eta: 0, batch: 4 });
+    const sampled = await sampleImages({ config: cfg, weights }, ['a red circle'], [5], { steps: 6, cfg: 3, eta: 0 });
+    const mine = tf.tidy(() => fromModelRange(tf.tensor4d(full.latents[0]!.xt, [1, 32, 32, 3])));
+    expect(tf.max(tf.abs(tf.sub(mine, sampled))).dataSync()[0]).toBeLessThan(1e-5);
+    tf.dispose([mine, sampled, cond, uncond]);
   });
 
   it('paper and reuse modes give the planned pairs; s = w ⊙ ∇J matches finite differences through the UNet', async () => {
