@@ -16,7 +16,10 @@ type Point = readonly [number, number];
 export type ShapeDef = { kind: 'circle'; radius: number } | { kind: 'polygon'; points: Point[] };
 /** A background: a base colour, optionally with stripes or a dot grid of a second colour. */
 export interface BackgroundDef { base: RGB; pattern?: { kind: 'stripes' | 'dots'; ink: RGB } }
-/** A style: filled, or an outline stroke of this width in pixels (drawn inside the shape's edge). */
+/**
+ * A style: filled, or an outline stroke drawn just inside the shape's edge, its width a fraction of the shape's
+ * size (its unit-space scale in pixels), so small stars keep a visible hole.
+ */
 export interface StyleDef { stroke: number | null }
 
 function regularPolygon(n: number, radius: number, phase: number, dy = 0): Point[] {
@@ -73,13 +76,13 @@ const colours = new Map<string, RGB>([
 const backgrounds = new Map<string, BackgroundDef>([
   ['black', { base: [0.03, 0.03, 0.03] }],
   ['gray', { base: [0.42, 0.42, 0.42] }],
-  ['striped', { base: [0.05, 0.05, 0.05], pattern: { kind: 'stripes', ink: [0.4, 0.4, 0.4] } }],
-  ['dotted', { base: [0.05, 0.05, 0.05], pattern: { kind: 'dots', ink: [0.5, 0.5, 0.5] } }],
+  ['striped', { base: [0.05, 0.05, 0.05], pattern: { kind: 'stripes', ink: [0.32, 0.32, 0.32] } }],
+  ['dotted', { base: [0.05, 0.05, 0.05], pattern: { kind: 'dots', ink: [0.45, 0.45, 0.45] } }],
 ]);
 
 const styles = new Map<string, StyleDef>([
   ['filled', { stroke: null }],
-  ['outline', { stroke: 2.1 }],
+  ['outline', { stroke: 0.21 }],
 ]);
 
 const registries = { shape: shapes, colour: colours, background: backgrounds, style: styles } as const;
@@ -224,7 +227,7 @@ export function renderSceneInto(out: Float32Array, offset: number, labels: Scene
     });
   }
   const radius = shape.kind === 'circle' ? shape.radius * scale : 0;
-  const stroke = style.stroke;
+  const stroke = style.stroke === null ? null : style.stroke * scale;
   const reach = scale * 1.2 + 1;
 
   for (let y = 0; y < S; y++) {
