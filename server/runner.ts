@@ -72,6 +72,8 @@ export class RunManager {
     if (this.loop || this.stopped) return;
     this.loop = this.drain().finally(() => {
       this.loop = undefined;
+      // a run submitted while the loop was winding down
+      if (!this.stopped && this.store.queued().length) this.kick();
     });
   }
 
