@@ -4,7 +4,10 @@ import { z } from 'zod';
 export const WORKFLOW_FORMAT = 'cadflow.workflow';
 export const WORKFLOW_VERSION = 1;
 
-export const NodeIdSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'node ids are 1-64 of [A-Za-z0-9_-], not starting with a digit or dash');
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const NodeIdSchema = z.string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'node ids are 1-64 of [A-Za-z0-9_-], not starting with a digit or dash')
+  .refine((id) => !RESERVED_KEYS.has(id), 'reserved node id');
 /** [sourceNodeId, outputName] */
 export const LinkSchema = z.tuple([z.string().max(64), z.string().max(64)]);
 export type Link = z.infer<typeof LinkSchema>;

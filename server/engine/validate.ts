@@ -66,6 +66,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
   if (!parsed.ok) return { ok: false, errors: parsed.errors };
   const wf = parsed.workflow;
   const errors: ValidationError[] = [];
+  if (!Object.keys(wf.nodes).length) errors.push({ nodeId: null, kind: 'bad_workflow', message: 'nothing to run: the workflow has no nodes' });
   for (const t of targets ?? []) {
     if (!wf.nodes[t]) errors.push({ nodeId: t, kind: 'unknown_target', message: `target ${t} is not a node of this workflow` });
   }

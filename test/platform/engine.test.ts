@@ -58,6 +58,7 @@ describe('validation returns every error at once', () => {
     expect(kinds({ format: 'other', version: 1, nodes: {} })).toEqual(['null:bad_workflow']);
     expect(kinds({ format: 'cadflow.workflow', version: 7, nodes: {} })).toEqual(['null:bad_workflow']);
     expect(kinds('not an object')).toEqual(['null:bad_workflow']);
+    expect(kinds(wf({}))).toEqual(['null:bad_workflow']);
     expect(kinds(chain(), ['missing'])).toEqual(['missing:unknown_target']);
   });
 
