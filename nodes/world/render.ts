@@ -169,20 +169,28 @@ function polygonDistance(px: number, py: number, xs: Float64Array, ys: Float64Ar
   return inside ? -d : d;
 }
 
+/** Largest distance of the shape from its centre, in unit space. */
+function shapeExtent(shape: ShapeDef): number {
+  return shape.kind === 'circle' ? shape.radius : Math.max(...shape.points.map(([x, y]) => Math.hypot(x, y)));
+}
+
 const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 
-/** Background pattern coverage at a pixel centre (0 = base colour, 1 = ink), anti-aliased. */
-function patternCoverage(kind: 'stripes' | 'dots', x: number, y: number, p: PatternJitter): number {
+/**
+ * Background pattern coverage at a pixel centre (0 = base colour, 1 = ink), anti-aliased. x, y and distances
+ * are in scene units (1 = a pixel of the 32×32 image); `pixel` is the output pixel's size in scene units.
+ */
+function patternCoverage(kind: 'stripes' | 'dots', x: number, y: number, p: PatternJitter, pixel: number): number {
   if (kind === 'stripes') {
     const u = (x * p.cos + y * p.sin) / p.period + p.phase;
     // Ink covers half of each period; e = distance (in periods) from the nearest stripe centre.
     const w = u + 0.25;
     const e = Math.abs(w - Math.floor(w) - 0.5);
-    return clamp01(0.5 + (0.25 - e) * p.period);
+    return clamp01(0.5 + ((0.25 - e) * p.period) / pixel);
   }
   const gx = (x - p.phase * p.period) / p.period, gy = (y - p.phase2 * p.period) / p.period;
   const dx = (gx - Math.round(gx)) * p.period, dy = (gy - Math.round(gy)) * p.period;
-  return clamp01(0.5 + p.radius - Math.sqrt(dx * dx + dy * dy));
+  return clamp01(0.5 + (p.radius - Math.sqrt(dx * dx + dy * dy)) / pixel);
 }
 
 interface PatternJitter { period: number; phase: number; phase2: number; cos: number; sin: number; radius: number }
@@ -192,18 +200,26 @@ function jitterColour(rng: Rng, rgb: RGB, amount: number): [number, number, numb
   return [clamp01(rgb[0] * k), clamp01(rgb[1] * k), clamp01(rgb[2] * k)];
 }
 
-/** Draws one scene into out[offset .. offset + 32*32*3). The seed fixes every jitter. */
-export function renderSceneInto(out: Float32Array, offset: number, labels: SceneLabels, seed: number): void {
+/**
+ * Draws one scene into out[offset .. offset + size*size*3). The seed fixes every jitter. `size` other than 32
+ * renders the same scene at another resolution (figures; the supersampling check of the anti-aliasing).
+ */
+export function renderSceneInto(
+  out: Float32Array, offset: number, labels: SceneLabels, seed: number, size: number = IMAGE_SIZE,
+): void {
   const shape = lookup<ShapeDef>('shape', labels.shape);
   const colour = lookup<RGB>('colour', labels.colour);
   const bg = lookup<BackgroundDef>('background', labels.background);
   const style = lookup<StyleDef>('style', labels.style);
   const rng = makeRng(mixSeed(seed, 0x4a495454));
-  const S = IMAGE_SIZE;
+  const S = IMAGE_SIZE; // scene units
+  if (!Number.isInteger(size) || size < 1) throw new Error(`world renderer: bad image size ${size}`);
+  const pixel = S / size; // one output pixel in scene units
 
   // Shape placement: radius 8.5–11.5 px keeps every shape large enough to name at 32×32; it always fits inside.
   const scale = uniform(rng, 8.5, 11.5);
-  const margin = scale * 1.12 + 1;
+  const extent = shapeExtent(shape);
+  const margin = scale * Math.max(1.12, extent) + 1;
   const cx = uniform(rng, margin, S - margin), cy = uniform(rng, margin, S - margin);
   const angle = uniform(rng, -0.35, 0.35); // ±20°: rotated, yet still upright (a heart stays a heart)
   const ink = jitterColour(rng, colour, 0.06);
@@ -228,22 +244,22 @@ export function renderSceneInto(out: Float32Array, offset: number, labels: Scene
   }
   const radius = shape.kind === 'circle' ? shape.radius * scale : 0;
   const stroke = style.stroke === null ? null : style.stroke * scale;
-  const reach = scale * 1.2 + 1;
+  const reach = scale * extent + pixel; // beyond this every pixel's coverage is 0
 
-  for (let y = 0; y < S; y++) {
-    const py = y + 0.5;
-    for (let x = 0; x < S; x++) {
-      const px = x + 0.5;
-      const o = offset + (y * S + x) * 3;
+  for (let y = 0; y < size; y++) {
+    const py = (y + 0.5) * pixel;
+    for (let x = 0; x < size; x++) {
+      const px = (x + 0.5) * pixel;
+      const o = offset + (y * size + x) * 3;
       let r = base[0], g = base[1], b = base[2];
       if (bg.pattern) {
-        const c = patternCoverage(bg.pattern.kind, px, py, pj);
+        const c = patternCoverage(bg.pattern.kind, px, py, pj, pixel);
         r += (patternInk[0] - r) * c; g += (patternInk[1] - g) * c; b += (patternInk[2] - b) * c;
       }
       if (Math.abs(px - cx) < reach && Math.abs(py - cy) < reach) {
         let d = xs ? polygonDistance(px, py, xs, ys!) : Math.hypot(px - cx, py - cy) - radius;
         if (stroke !== null) d = Math.max(d, -d - stroke); // a band of width `stroke` just inside the edge
-        const a = clamp01(0.5 - d);
+        const a = clamp01(0.5 - d / pixel);
         r += (ink[0] - r) * a; g += (ink[1] - g) * a; b += (ink[2] - b) * a;
       }
       out[o] = r; out[o + 1] = g; out[o + 2] = b;
@@ -251,10 +267,10 @@ export function renderSceneInto(out: Float32Array, offset: number, labels: Scene
   }
 }
 
-/** One scene as HWC RGB in [0,1], 32×32×3. */
-export function renderScene(labels: SceneLabels, seed: number): Float32Array {
-  const out = new Float32Array(PIXELS_PER_IMAGE);
-  renderSceneInto(out, 0, labels, seed);
+/** One scene as HWC RGB in [0,1], 32×32×3 (or size×size×3). */
+export function renderScene(labels: SceneLabels, seed: number, size: number = IMAGE_SIZE): Float32Array {
+  const out = new Float32Array(size * size * 3);
+  renderSceneInto(out, 0, labels, seed, size);
   return out;
 }
 
