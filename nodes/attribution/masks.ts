@@ -152,30 +152,35 @@ export function applyAblators(
   return { weights: out, created };
 }
 
-/** Weight-level masks (1 = ablated) as an overlay; the overlay owns its tensors. */
+/**
+ * Weight-level masks (1 = ablated) as an overlay. It holds no tensors: apply() builds its factor inside the
+ * handle's tidy, so an overlay can be shared by any number of handles and never needs freeing.
+ */
 export function weightMaskOverlay(
   weightMasks: ReadonlyMap<string, Uint8Array>, shapes: ReadonlyMap<string, number[]>, ablation: Ablation, label: string,
 ): WeightOverlay {
   const hash = createHash('sha256');
   hash.update(JSON.stringify(ablation));
-  const ablators = new Map<string, WeightAblator>();
+  const masks = new Map<string, Uint8Array>();
   for (const [name, wm] of [...weightMasks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (!wm.some((v) => v)) continue;
     hash.update(name);
     hash.update(wm);
-    ablators.set(name, makeAblator(wm, shapes.get(name)!, ablation));
+    masks.set(name, wm);
   }
   return {
     id: hash.digest('hex').slice(0, 16),
     label,
-    params: [...ablators.keys()],
+    params: [...masks.keys()],
     apply(name, w) {
-      const ab = ablators.get(name);
-      return ab ? ab.apply(w) : w;
-    },
-    dispose() {
-      for (const ab of ablators.values()) ab.dispose();
-      ablators.clear();
+      const wm = masks.get(name);
+      if (!wm) return w;
+      const ab = makeAblator(wm, shapes.get(name)!, ablation);
+      try {
+        return ab.apply(w);
+      } finally {
+        ab.dispose();
+      }
     },
   };
 }

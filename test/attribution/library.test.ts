@@ -100,7 +100,6 @@ describe('masks and overlays', () => {
     expect(zero.id).not.toBe(scale.id);
     expect(maskOverlay(explicitMask(set, [`${W1}:2`])).id).toBe(zero.id); // content-addressed
     for (const h of [h1, h2, h3]) h.dispose();
-    for (const o of [zero, scale, meanOv]) o.dispose?.();
     base.forEach((t) => t.dispose());
   });
 });
@@ -245,7 +244,6 @@ describe('attribution, validation, baselines on toy models', () => {
       const h = toyHandle(w).withOverlay(ov);
       h.weights();
       h.dispose();
-      ov.dispose?.();
     };
     await run();
     const before = tf.memory().numTensors;

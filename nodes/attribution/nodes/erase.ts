@@ -1,0 +1,121 @@
+// Erase: zero the components an attribution ranks top (CAD's edit), or — for comparison — the same number of
+// weights chosen at random, by |w|, by |Σ∇J|, or by COAR. A reversible overlay on the MODEL handle; reports
+// exactly how many weights it zeroed per matrix. On an amplify attribution this amplifies (or recalls) the concept.
+import { z } from 'zod';
+import { defineNode, NodeInputError, NodeParamError } from '../../sdk/index.ts';
+import { initRuntime } from '../../sdk/runtime.ts';
+import type { TableValue } from '../../sdk/values.ts';
+import type { AttributionValue } from '../attribution.ts';
+import { BASELINES, coarSelection, fitCoar, matchedBaselineSelection } from '../baselines.ts';
+import { expandToWeights } from '../components.ts';
+import { weightMaskOverlay } from '../masks.ts';
+import { buildObjective, type FitPlan } from '../plan.ts';
+import { selectForErase, type EraseSelection } from '../selection.ts';
+import { requireAttribution, requireModel } from './shared.ts';
+
+/** Default ρ for per-row selection; see nodes/attribution/README.md for the sweep it comes from. */
+export const DEFAULT_RHO = 0.05;
+
+export const eraseParams = z.object({
+  method: z.enum(['cad', ...BASELINES]).default('cad')
+    .describe('cad: the attribution\'s top components; random / magnitude (|w|) / gradient (|Σ∇J|) / coar: the same number of weights chosen another way'),
+  rho: z.number().min(0).max(1).default(DEFAULT_RHO)
+    .describe('Fraction to zero: of each row\'s inputs (per-row), of each matrix (per-matrix) or of the whole set (global). The paper\'s 1e-3 gives k = 0 on rows narrower than 1,000 inputs'),
+  selection: z.enum(['per-row', 'per-matrix', 'global']).default('per-row').describe('Where the top-k is taken'),
+  sign: z.enum(['positive', 'negative', 'both']).default('positive')
+    .describe('positive: components with s ≥ 0 (those that raise J); negative: s ≤ 0; both: by |s|'),
+  rounding: z.enum(['floor', 'ceil']).default('floor').describe('k = floor or ceil of ρ·n'),
+  seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
+  coar_masks: z.number().int().min(4).max(5000).default(200).describe('COAR: number of random keep-masks (forward evaluations of J)'),
+  coar_keep: z.number().min(0.5).max(0.999).default(0.95).describe('COAR: probability a row is kept in each mask'),
+});
+
+function weightsPerComponent(attr: AttributionValue): Map<string, number> {
+  return new Map(attr.set.matrices.map((m) => [m.name, (m.rows * m.cols) / m.components]));
+}
+
+export const eraseNode = defineNode({
+  type: 'Erase',
+  typeVersion: 1,
+  category: 'attribution',
+  displayName: 'Erase',
+  description: 'Zero the top components of an attribution (per-row top-k = ⌊ρ·n_in⌋ with s ≥ 0, as CAD), or baselines with the same count. Reversible overlay; exact counts reported. With an amplify attribution it amplifies / recalls the concept.',
+  inputs: {
+    model: { type: 'MODEL', description: 'The model to edit (the one the attribution was fitted on, or an already edited one)' },
+    attribution: { type: 'ATTRIBUTION' },
+  },
+  outputs: {
+    model: { type: 'MODEL', description: 'The edited model (an overlay over the same weights)' },
+    report: { type: 'TABLE', description: 'Per matrix: k, units short of k, components and weights zeroed' },
+    fraction: { type: 'NUMBER', description: 'Zeroed components / components in the set (the edit\'s α, for ValidateAttribution)' },
+  },
+  params: eraseParams,
+  async execute(ctx, inputs, params) {
+    await initRuntime();
+    const model = requireModel(inputs.model);
+    const attr = requireAttribution(inputs.attribution, model);
+    const rule = { rho: params.rho, selection: params.selection, sign: params.sign, rounding: params.rounding };
+    let cad: EraseSelection;
+    try {
+      cad = selectForErase(attr.set, attr.scores, rule);
+    } catch (err) {
+      throw new NodeParamError('selection', (err as Error).message);
+    }
+    const zeroK = cad.report.filter((r) => r.k === 0);
+    if (cad.total === 0) {
+      throw new NodeParamError('rho', zeroK.length === cad.report.length
+        ? `ρ = ${params.rho} gives k = 0 in every ${params.selection === 'per-row' ? 'row' : 'matrix'} (rows are ${attr.set.matrices.map((m) => m.cols).join('/')} wide): it would zero nothing. Raise rho or use rounding "ceil"`
+        : `no component has the wanted sign (${params.sign}): nothing to zero`);
+    }
+    if (zeroK.length) ctx.log(`warning: k = 0 in ${zeroK.map((r) => r.name).join(', ')} — nothing zeroed there`);
+
+    const perComp = weightsPerComponent(attr);
+    const cadWeights = cad.report.reduce((a, r) => a + r.selected * perComp.get(r.name)!, 0);
+    let weightMasks: Map<string, Uint8Array>;
+    let extra: Record<string, number> = {};
+    if (params.method === 'cad') {
+      weightMasks = expandToWeights(attr.set, cad.selected);
+    } else if (params.method === 'coar') {
+      const plan = attr.provenance.plan as FitPlan | undefined;
+      if (!plan) throw new NodeInputError('attribution', 'COAR needs the attribution\'s objective plan (fit it with FitAttribution)');
+      const objective = await buildObjective(model, plan, { throwIfAborted: () => ctx.throwIfAborted() });
+      try {
+        const fit = await fitCoar(model, attr.set.globs, objective, model.weights(), {
+          masks: params.coar_masks, keepProbability: params.coar_keep, seed: params.seed,
+        }, { throwIfAborted: () => ctx.throwIfAborted(), onPass: (d, n) => ctx.progress(d, n, 'COAR masks') });
+        weightMasks = coarSelection(fit, cadWeights).weightMasks;
+        extra = { coar_r2: fit.r2, coar_masks: fit.masks };
+        ctx.log(`COAR: ${fit.masks} masks, fit R² = ${fit.r2.toFixed(4)}`);
+      } finally {
+        objective.dispose();
+      }
+    } else {
+      weightMasks = expandToWeights(attr.set, matchedBaselineSelection(params.method, attr, cad.selected, params.seed));
+    }
+
+    const counted = attr.set.matrices.map((m) => {
+      const wm = weightMasks.get(m.name);
+      return { m, zeroed: wm ? wm.reduce((a, b) => a + b, 0) : 0 };
+    });
+    const zeroed = counted.reduce((a, c) => a + c.zeroed, 0);
+    const what = attr.objective === 'amplify' ? 'amplify' : 'erase';
+    const concept = (attr.provenance.plan as FitPlan | undefined)?.concept ?? '';
+    const methodLabel = params.method === 'cad' ? 'CAD' : params.method;
+    const label = `${methodLabel} ${what} '${concept}' (${params.selection}, ${params.sign}, ρ=${params.rho}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
+    const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
+    const edited = model.withOverlay(weightMaskOverlay(weightMasks, shapes, { mode: 'zero' }, label));
+    ctx.log(label);
+
+    const report: TableValue = {
+      columns: ['layer', 'k', 'units', 'units_short', 'cad_components', 'weights_zeroed', 'weights', 'fraction', ...Object.keys(extra)],
+      rows: [
+        ...counted.map(({ m, zeroed: z }) => {
+          const r = cad.report.find((x) => x.name === m.name)!;
+          return { layer: m.name, k: r.k, units: r.units, units_short: r.unitsShort, cad_components: r.selected, weights_zeroed: z, weights: m.rows * m.cols, fraction: z / (m.rows * m.cols) };
+        }),
+        { layer: `total (${methodLabel})`, k: null, units: null, units_short: cad.report.reduce((a, r) => a + r.unitsShort, 0), cad_components: cad.total, weights_zeroed: zeroed, weights: attr.set.totalWeights, fraction: zeroed / attr.set.totalWeights, ...extra },
+      ],
+    };
+    return { model: edited, report, fraction: zeroed / attr.set.totalWeights };
+  },
+});
