@@ -1,0 +1,80 @@
+// EvaluateErasure: the erasure protocol on one or more models (e.g. the original and its edits), with the same
+// prompts, seeds and scheduler for all of them → one table row per model.
+import { z } from 'zod';
+import { sampleImages } from '../../diffusion/api.ts';
+import type { ModelHandle } from '../../diffusion/handle.ts';
+import { defineNode, NodeInputError, NodeParamError, type TableValue } from '../../sdk/index.ts';
+import { gridPng, tensorToBatch } from '../../sdk/image.ts';
+import { ERASURE_COLUMNS, evaluateErasure, type EvaluatedModel } from '../erasure-eval.ts';
+import { DEFAULT_PROTOCOL_SEED, erasureProtocol, type ErasureProtocol } from '../protocols/erasure.ts';
+import { clipFor, judgeFor } from './shared.ts';
+
+/** A row label per model: its name plus its edits; repeated labels get #2, #3. */
+export function modelLabels(models: ModelHandle[]): string[] {
+  const seen = new Map<string, number>();
+  return models.map((m) => {
+    const base = m.overlays.length ? `${m.name} + ${m.overlays.map((o) => o.label).join(' + ')}` : m.name;
+    const k = (seen.get(base) ?? 0) + 1;
+    seen.set(base, k);
+    return k === 1 ? base : `${base} #${k}`;
+  });
+}
+
+export const evaluateErasureNode = defineNode({
+  type: 'EvaluateErasure',
+  typeVersion: 1,
+  category: 'evaluation',
+  displayName: 'Evaluate Erasure',
+  description: 'The erasure protocol (target prompts naming the concept, keep prompts naming the other values of its attribute, ' +
+    'a fixed caption set) on every connected model with identical seeds: erase_acc, keep_acc, their harmonic mean, CLIP score and FD.',
+  inputs: { models: { type: 'MODEL', multiple: true, description: 'Models to compare (e.g. original and edited)' } },
+  outputs: { table: { type: 'TABLE', description: 'model, erase_acc, keep_acc, harmonic, clip_score, fd, images' } },
+  params: z.object({
+    concept: z.string().default('circle').describe('Target concept: a world value (circle, yellow, striped, outline, …)'),
+    size: z.enum(['full', 'quick']).default('full').describe('full: 50 prompts per value + 200 captions; quick: 3 per value + 8 captions (tests)'),
+    perValue: z.number().int().min(0).max(1000).default(0).describe('Prompts per value (0 = the size\'s default)'),
+    captions: z.number().int().min(0).max(5000).default(0).describe('Caption-set size for CLIP score / FD (0 = the size\'s default)'),
+    seed: z.number().int().min(0).default(DEFAULT_PROTOCOL_SEED).describe('Protocol seed (prompts and sampling seeds)'),
+    steps: z.number().int().min(1).max(1000).default(25).describe('DDIM steps'),
+    cfg: z.number().min(0).max(30).default(3).describe('Classifier-free guidance scale'),
+    eta: z.number().min(0).max(1).default(0).describe('DDIM eta'),
+    batchSize: z.number().int().min(1).max(256).default(32).describe('Images per sampling call (one progress update each)'),
+    referenceRow: z.boolean().default(true).describe('Add a row scored on world renders of the same prompts (ceiling and FD noise floor)'),
+    judge: z.string().default('shapes-judge').describe('Judge model: bundled name or folder'),
+    clip: z.string().default('shapes-clip').describe('shapes-CLIP model: bundled name or folder'),
+  }),
+  cacheable: true,
+  async execute(ctx, inputs, params) {
+    const models = ((Array.isArray(inputs.models) ? inputs.models : [inputs.models]) as (ModelHandle | undefined)[]).filter(Boolean) as ModelHandle[];
+    if (models.length === 0) throw new NodeInputError('models', 'connect at least one MODEL');
+    let protocol: ErasureProtocol;
+    try {
+      protocol = erasureProtocol(params.concept.trim().toLowerCase(), {
+        size: params.size, perValue: params.perValue || undefined, captions: params.captions || undefined, seed: params.seed,
+      });
+    } catch (err) {
+      throw new NodeParamError('concept', (err as Error).message);
+    }
+    const [judge, clip] = [await judgeFor(ctx, 'judge', params.judge), await clipFor(ctx, 'clip', params.clip)];
+    ctx.record({ seeds: { erasure_protocol: params.seed }, hashes: Object.fromEntries(models.map((m) => [`model:${m.name}`, m.key])) });
+    const labels = modelLabels(models);
+    const evaluated: EvaluatedModel[] = models.map((m, i) => ({
+      name: labels[i],
+      sample: (prompts, seeds, signal) => sampleImages(m, prompts, seeds,
+        { steps: params.steps, cfg: params.cfg, eta: params.eta, batchSize: params.batchSize }, { signal }),
+    }));
+    let previews = 0;
+    const rows = await evaluateErasure(evaluated, [protocol], {
+      judge, clip, chunk: params.batchSize, signal: ctx.signal, referenceRow: params.referenceRow,
+      progress: (done, total, label) => { ctx.throwIfAborted(); ctx.progress(done, total, label); },
+      onImages: async (model, images) => ctx.preview(gridPng(await tensorToBatch(images)), previews++, model),
+    });
+    ctx.log(`EvaluateErasure ${protocol.attribute}=${protocol.concept}: ${protocol.target.length} target, ${protocol.keep.length} keep, ` +
+      `${protocol.captions.length} caption prompts per model; FD against ${protocol.reference.count} renders`);
+    const table: TableValue = {
+      columns: [...ERASURE_COLUMNS],
+      rows: rows.map((r) => Object.fromEntries(ERASURE_COLUMNS.map((c) => [c, r[c]]))),
+    };
+    return { table };
+  },
+});

@@ -1,0 +1,116 @@
+// The erasure protocol: the paper's Imagenette setup mapped onto the shapes world.
+// For a target concept (a value of one attribute): N target prompts that name it and N keep prompts for every
+// other value of the same attribute, each with a fixed seed; plus a fixed caption set for CLIP score and FD
+// and a reference set of renders for FD. Everything is a pure function of (concept, size, seed, concepts), so
+// every model compared sees the same prompts, seeds and scheduler — differences are the edit's.
+// The prompts of a value do not depend on which value is the target: the images of "circle" made while
+// evaluating the erasure of "circle" are the keep images when evaluating "square" (shared across concepts).
+import { ATTRIBUTES, DEFAULT_CONCEPTS, type Attribute, type SceneLabels, type WorldConcepts } from '../../world/concepts.ts';
+import { captionFor, parsePrompt } from '../../world/captions.ts';
+import { randomScene } from '../../world/render.ts';
+import { mixSeed } from '../../world/rng.ts';
+
+export type ProtocolSize = 'full' | 'quick';
+
+/** Prompts per value, caption-set size and reference renders for each size. */
+export const PROTOCOL_SIZES: Record<ProtocolSize, { perValue: number; captions: number; references: number }> = {
+  full: { perValue: 50, captions: 200, references: 1000 },
+  quick: { perValue: 3, captions: 8, references: 64 },
+};
+
+export const DEFAULT_PROTOCOL_SEED = 20241203;
+
+export interface ProtocolPrompt {
+  prompt: string;
+  /** Sampling seed (initial noise). */
+  seed: number;
+  /** Exactly what the prompt names (parsePrompt), the labels the judge is scored against. */
+  labels: Partial<SceneLabels>;
+  /** A full scene consistent with the prompt (for rendering a reference image of it). */
+  scene: SceneLabels;
+}
+
+export interface ErasureProtocol {
+  concept: string;
+  attribute: Attribute;
+  size: ProtocolSize;
+  seed: number;
+  perValue: number;
+  /** Prompts naming the target concept. */
+  target: ProtocolPrompt[];
+  /** Prompts naming the other values of the same attribute (perValue each, in concept order). */
+  keep: ProtocolPrompt[];
+  /** Fixed world captions for CLIP score and FD (independent of the concept). */
+  captions: ProtocolPrompt[];
+  /** Seed and count of the reference renders FD compares against. */
+  reference: { seed: number; count: number };
+}
+
+/** The attribute a concept value belongs to (backgrounds may share words with colours: the first match wins). */
+export function attributeOf(concept: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): Attribute | undefined {
+  return ATTRIBUTES.find((a) => concepts[a].includes(concept));
+}
+
+function stringSeed(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Prompt i for `attribute = value`: a random scene with that value, captioned by the world's templates; templates
+ * that leave the attribute unnamed are redrawn (the prompt must name the value it is scored on).
+ */
+export function valuePrompt(attribute: Attribute, value: string, index: number, seed: number, concepts: WorldConcepts): ProtocolPrompt {
+  const base = mixSeed(seed, stringSeed(attribute), stringSeed(value), index);
+  const scene = { ...randomScene(base, concepts), [attribute]: value } as SceneLabels;
+  for (let k = 0; k < 64; k++) {
+    const prompt = captionFor(scene, mixSeed(base, k));
+    const labels = parsePrompt(prompt, concepts);
+    if (labels[attribute] === value) return { prompt, seed: base, labels, scene };
+  }
+  throw new Error(`no caption template names ${attribute} "${value}"`);
+}
+
+export function valuePrompts(attribute: Attribute, value: string, n: number, seed: number, concepts: WorldConcepts): ProtocolPrompt[] {
+  return Array.from({ length: n }, (_, i) => valuePrompt(attribute, value, i, seed, concepts));
+}
+
+/** The fixed caption set for CLIP score / FD: random world scenes with their captions. */
+export function captionSet(n: number, seed: number, concepts: WorldConcepts): ProtocolPrompt[] {
+  return Array.from({ length: n }, (_, i) => {
+    const s = mixSeed(seed, 0x63617074, i);
+    const scene = randomScene(s, concepts);
+    const prompt = captionFor(scene, s);
+    return { prompt, seed: s, labels: parsePrompt(prompt, concepts), scene };
+  });
+}
+
+export interface ProtocolOptions {
+  size?: ProtocolSize;
+  /** Overrides the size's prompts per value. */
+  perValue?: number;
+  /** Overrides the size's caption-set size. */
+  captions?: number;
+  seed?: number;
+  concepts?: WorldConcepts;
+}
+
+export function erasureProtocol(concept: string, opts: ProtocolOptions = {}): ErasureProtocol {
+  const concepts = opts.concepts ?? DEFAULT_CONCEPTS;
+  const attribute = attributeOf(concept, concepts);
+  if (!attribute) {
+    throw new Error(`"${concept}" is not a world concept (known: ${ATTRIBUTES.map((a) => concepts[a].join(', ')).join('; ')})`);
+  }
+  const size = opts.size ?? 'full';
+  const seed = opts.seed ?? DEFAULT_PROTOCOL_SEED;
+  const perValue = opts.perValue ?? PROTOCOL_SIZES[size].perValue;
+  const nCaptions = opts.captions ?? PROTOCOL_SIZES[size].captions;
+  return {
+    concept, attribute, size, seed, perValue,
+    target: valuePrompts(attribute, concept, perValue, seed, concepts),
+    keep: concepts[attribute].filter((v) => v !== concept).flatMap((v) => valuePrompts(attribute, v, perValue, seed, concepts)),
+    captions: captionSet(nCaptions, seed, concepts),
+    reference: { seed: mixSeed(seed, 0x72656673), count: PROTOCOL_SIZES[size].references },
+  };
+}

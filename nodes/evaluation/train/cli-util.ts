@@ -1,0 +1,60 @@
+// Argument parsing and model-card writing shared by the evaluation training scripts.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ParamLayout } from '../params.ts';
+import { cpus } from 'node:os';
+
+/** `--key value` pairs over defaults; numbers stay strings until the caller converts them. */
+export function parseArgs(argv: string[], defaults: Record<string, string | number>): Record<string, string | number> {
+  const out: Record<string, string | number> = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)$/.exec(argv[i]);
+    if (!m || !(m[1] in defaults)) throw new Error(`unknown argument ${argv[i]} (known: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`--${m[1]} needs a value`);
+    out[m[1]] = typeof defaults[m[1]] === 'number' ? Number(v) : v;
+  }
+  return out;
+}
+
+export interface ModelCard {
+  title: string;
+  what: string;
+  command: string;
+  data: string;
+  metrics: unknown;
+  sha256: string;
+  trainSeconds: number;
+}
+
+/** MODEL_CARD.md from what the training run measured (atomic write). */
+export async function writeModelCard(dir: string, card: ModelCard): Promise<void> {
+  const text = [
+    `# ${card.title}`, '', card.what, '',
+    '## How it was trained', '', '```', card.command, '```', '',
+    `Wall time: ${(card.trainSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'} ` +
+      '(TensorFlow.js wasm backend, one thread, niced, sharing the machine with other jobs).', '',
+    '## Data', '', card.data, '',
+    '## Metrics (measured by the training script)', '', '```json', JSON.stringify(card.metrics, null, 2), '```', '',
+    '## Files', '', `- \`model.safetensors\` sha256 \`${card.sha256}\``, '- `config.json`: architecture and class names', '',
+  ].join('\n');
+  const path = join(dir, 'MODEL_CARD.md');
+  await writeFile(path + '.tmp', text);
+  await rename(path + '.tmp', path);
+}
+
+/** A raw training checkpoint (flat parameters + seconds trained): `<path>.f32` and `<path>.json`. */
+export async function writeCheckpoint(path: string, flat: Float32Array, seconds: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path + '.f32.tmp', new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength));
+  await rename(path + '.f32.tmp', path + '.f32');
+  await writeFile(path + '.json.tmp', JSON.stringify({ size: flat.length, seconds }));
+  await rename(path + '.json.tmp', path + '.json');
+}
+
+export async function readCheckpoint(path: string, layout: ParamLayout): Promise<{ flat: Float32Array; seconds: number }> {
+  const meta = JSON.parse(await readFile(path + '.json', 'utf8')) as { size: number; seconds: number };
+  if (meta.size !== layout.size) throw new Error(`${path}: checkpoint has ${meta.size} values, the network ${layout.size}`);
+  const bytes = await readFile(path + '.f32');
+  return { flat: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), seconds: meta.seconds };
+}
