@@ -1,0 +1,136 @@
+// The attribution nodes on a randomly initialised micro-preset model (handleFromWeights): FitAttribution →
+// Erase (CAD and every baseline) → ValidateAttribution, MaskComponents, the artifact round trip, cancellation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initRuntime, tf } from '../../nodes/sdk/runtime.ts';
+import { CancelledError, type NodeContext, type TableValue } from '../../nodes/sdk/index.ts';
+import { presetConfig } from '../../nodes/diffusion/model/presets.ts';
+import { initWeights } from '../../nodes/diffusion/model/network.ts';
+import { handleFromWeights } from '../../nodes/diffusion/api.ts';
+import type { ModelHandle } from '../../nodes/diffusion/handle.ts';
+import type { AttributionValue } from '../../nodes/attribution/attribution.ts';
+import { parseAttribution } from '../../nodes/attribution/summary.ts';
+import { fitAttributionNode, fitParams } from '../../nodes/attribution/nodes/fit-attribution.ts';
+import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
+import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
+import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
+
+let weights: Map<string, tf.Tensor>;
+let model: ModelHandle;
+const artifacts = new Map<string, Uint8Array>();
+
+function fakeCtx(signal = new AbortController().signal): NodeContext & { progressCalls: number[][] } {
+  const progressCalls: number[][] = [];
+  return {
+    runId: 'r', nodeId: 'n', signal, progressCalls,
+    progress: (v, m) => progressCalls.push([v, m]),
+    preview: () => {}, log: () => {}, record: () => {},
+    throwIfAborted: () => { if (signal.aborted) throw new CancelledError(); },
+    writeArtifact: async (name, bytes, mime) => {
+      artifacts.set(name, bytes);
+      return { id: 'x', name, mime, bytes: bytes.length };
+    },
+    dirs: { data: '/tmp', models: '/tmp' },
+  };
+}
+
+const fitSmall = { concept: 'circle', samples: 2, timesteps: 2, steps: 4, batch: 4 };
+
+beforeAll(async () => {
+  await initRuntime();
+  weights = initWeights(presetConfig('micro'), 5);
+  model = handleFromWeights('micro-random', presetConfig('micro'), weights, 'random-micro');
+});
+afterAll(() => {
+  model.dispose();
+  weights.forEach((w) => w.dispose());
+});
+
+describe('attribution nodes', () => {
+  let attr: AttributionValue;
+
+  it('FitAttribution: progress per gradient pass, artifact with provenance, per-layer table', async () => {
+    const ctx = fakeCtx();
+    const out = await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse(fitSmall));
+    attr = out.attribution as AttributionValue;
+    expect(ctx.progressCalls.map((c) => c[0])).toEqual([1]);
+    expect(attr.set.matrices.every((m) => /ff\.net\.(0\.proj|2)\.weight$/.test(m.name))).toBe(true);
+    expect((out.layers as TableValue).rows).toHaveLength(attr.set.matrices.length);
+    const file = [...artifacts].find(([n]) => n.startsWith('attribution-erase-circle'))![1];
+    const back = parseAttribution(file);
+    expect(back.set.totalComponents).toBe(attr.set.totalComponents);
+    expect(Array.from(back.scores.get(attr.set.matrices[0]!.name)!.slice(0, 20))).toEqual(Array.from(attr.scores.get(attr.set.matrices[0]!.name)!.slice(0, 20)));
+    expect((back.provenance.plan as { concept: string }).concept).toBe('circle');
+    expect(back.provenance.weightsHash).toBe('random-micro');
+    const summary = fitAttributionNode.summarize!('attribution', attr) as { top_positive: unknown[]; histogram: { counts: number[] } };
+    expect(summary.top_positive).toHaveLength(10);
+    expect(summary.histogram.counts.reduce((a, b) => a + b, 0)).toBe(attr.set.totalComponents);
+  });
+
+  it('FitAttribution names the param for a concept the world does not know', async () => {
+    await expect(fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'zebra' }))).rejects.toMatchObject({ name: 'NodeParamError', param: 'concept' });
+  });
+
+  it('FitAttribution is cancellable', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(fitAttributionNode.execute(fakeCtx(ac.signal), { model, components: undefined }, fitParams.parse(fitSmall))).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it('Erase: exact per-matrix counts, reversible overlay; baselines zero the same number of weights', async () => {
+    const cad = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05 }));
+    const report = cad.report as TableValue;
+    const total = report.rows[report.rows.length - 1]!;
+    const edited = cad.model as ModelHandle;
+    expect(edited.overlays).toHaveLength(1);
+    let zeros = 0;
+    for (const m of attr.set.matrices) {
+      const row = report.rows.find((r) => r.layer === m.name)!;
+      expect(row.k).toBe(Math.floor(0.05 * m.cols));
+      const e = edited.weights().get(m.name)!.dataSync();
+      const b = model.weights().get(m.name)!.dataSync();
+      let z = 0;
+      for (let i = 0; i < e.length; i++) if (e[i] === 0 && b[i] !== 0) z++;
+      expect(z).toBe(row.weights_zeroed);
+      zeros += z;
+    }
+    expect(total.weights_zeroed).toBe(zeros);
+    expect(cad.fraction).toBeCloseTo(zeros / attr.set.totalWeights, 10);
+    const restored = edited.withoutOverlay(edited.overlays[0]!.id);
+    const name = attr.set.matrices[0]!.name;
+    expect(Buffer.from(restored.weights().get(name)!.dataSync().buffer).equals(Buffer.from(model.base(name).dataSync().buffer))).toBe(true);
+    for (const method of ['random', 'magnitude', 'gradient', 'coar'] as const) {
+      const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, method, coar_masks: 8 }));
+      const t = (out.report as TableValue).rows.at(-1)!;
+      if (method === 'coar') expect(Math.abs((t.weights_zeroed as number) - zeros)).toBeLessThanOrEqual(attr.set.matrices.reduce((a, m) => Math.max(a, m.cols), 0));
+      else expect(t.weights_zeroed).toBe(zeros);
+      (out.model as ModelHandle).dispose();
+    }
+    edited.dispose();
+    restored.dispose();
+    await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.001 }))).rejects.toMatchObject({ param: 'rho' });
+  });
+
+  it('ValidateAttribution: a row per α (plus the edit fraction), Pearson in [-1, 1], J equals the attribution\'s', async () => {
+    const out = await validateAttributionNode.execute(fakeCtx(), { model, attribution: attr, edit_fraction: 0.04 }, validateParams.parse({ alphas: [0.1], masks: 5 }));
+    const rows = (out.table as TableValue).rows;
+    expect(rows.map((r) => r.alpha)).toEqual([0.1, 0.04]);
+    for (const r of rows) expect(Math.abs(r.pearson as number)).toBeLessThanOrEqual(1);
+    expect(rows[0]!.J as number).toBeCloseTo(attr.value, 2);
+    expect((out.points as TableValue).rows).toHaveLength(10);
+  });
+
+  it('MaskComponents: random α, list and top-k as overlays; no tensor leaks', async () => {
+    const before = tf.memory().numTensors;
+    const r = await maskComponentsNode.execute(fakeCtx(), { model, attribution: undefined }, maskParams.parse({ alpha: 0.1, granularity: 'row' }));
+    const set = r.components as AttributionValue['set'];
+    expect((r.mask as { count: number }).count).toBe(Math.round(0.1 * set.totalComponents));
+    const top = await maskComponentsNode.execute(fakeCtx(), { model, attribution: attr }, maskParams.parse({ mode: 'top-k', k: 7 }));
+    expect((top.mask as { count: number }).count).toBe(7);
+    await expect(maskComponentsNode.execute(fakeCtx(), { model, attribution: undefined }, maskParams.parse({ mode: 'list', list: ['nope:1'] }))).rejects.toMatchObject({ param: 'list' });
+    for (const h of [r.model, top.model] as ModelHandle[]) {
+      h.weights();
+      h.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
