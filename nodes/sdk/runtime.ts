@@ -22,6 +22,23 @@ async function tryImport(name: string): Promise<boolean> {
   }
 }
 
+/**
+ * wasm's Identity kernel copies its input; autodiff runs it on every tensor saved for the backward pass.
+ * Sharing the buffer (as the cpu backend does, and as wasm's own Reshape does) saves memory and time.
+ */
+function shareIdentityBuffers(backendName: string): void {
+  tf.unregisterKernel('Identity', backendName);
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      (backend as unknown as { incRef(id: tf.DataId): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
 async function select(): Promise<BackendInfo> {
   const wanted = process.env.CADFLOW_BACKEND?.trim();
   const order: string[] = wanted ? [wanted] : ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -32,6 +49,7 @@ async function select(): Promise<BackendInfo> {
     } else if (choice === 'wasm') {
       if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
         if (await tf.setBackend('wasm')) {
+          shareIdentityBuffers('wasm');
           const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
           return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', simd, threads: 1 };
         }
