@@ -1,14 +1,15 @@
 // The `cadflow` commands: serve | run | validate | nodes | train (ARCHITECTURE §6).
 // Exit codes: 0 ok, 1 a run failed or was cancelled, 2 bad input (arguments, file, graph).
+// The engine and server (and with them tfjs) are imported only by the commands that need them,
+// so argument errors answer at once.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Engine, type RunListener } from './engine/engine.ts';
+import type { RunListener } from './engine/engine.ts';
 import { loadRegistry, MODELS_DIR, REPO_ROOT, type NodeRegistry } from './engine/registry.ts';
 import { applyOverrides, InputError, parseSetArg, readWorkflowFile } from './engine/workflow-file.ts';
 import { validateWorkflow, type ValidationError } from './engine/validate.ts';
-import { startServer } from './app.ts';
 import { ArtifactStore, writeFileAtomic } from './store/artifacts.ts';
 import { RunStore } from './store/db.ts';
 import { resolveInside } from './paths.ts';
@@ -139,6 +140,7 @@ async function cmdRun(a: Args): Promise<number> {
   const registry = await registryFor(a);
   for (const e of registry.packErrors) console.error(`cadflow: broken node pack ${e.pack}: ${e.message}`);
   const artifacts = new ArtifactStore(join(data, 'artifacts'));
+  const { Engine } = await import('./engine/engine.ts');
   const engine = await Engine.create({ registry, artifacts, dirs: { data, models: MODELS_DIR } });
   const v = engine.validate(raw, targets);
   if (!v.ok) {
@@ -188,6 +190,7 @@ async function cmdServe(a: Args): Promise<number> {
   checkFlags(a, ['host', 'port', 'token']);
   const port = Number(one(a, 'port') ?? 8188);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('--port must be 0-65535');
+  const { startServer } = await import('./app.ts');
   const server = await startServer({
     dataDir: dataDir(a), host: one(a, 'host'), port, token: one(a, 'token') ?? process.env.CADFLOW_TOKEN,
     builtinPacks: !a.flags.has('no-builtin'), packDirs: many(a, 'packs'),
@@ -204,10 +207,12 @@ async function cmdServe(a: Args): Promise<number> {
   return 0;
 }
 
-async function cmdTrain(a: Args, argv: string[]): Promise<number> {
-  const entry = join(REPO_ROOT, 'nodes/diffusion/train/cli.ts');
+/** Everything after `train` goes to the diffusion pack's trainCommand, loaded only now. */
+async function cmdTrain(argv: string[]): Promise<number> {
+  // CADFLOW_TRAIN_ENTRY lets tests point the dispatch at a stand-in module
+  const entry = resolve(process.env.CADFLOW_TRAIN_ENTRY ?? join(REPO_ROOT, 'nodes/diffusion/train/cli.ts'));
   if (!existsSync(entry)) {
-    console.error('cadflow train: the training command is not installed yet (nodes/diffusion/train/cli.ts is missing)');
+    console.error(`cadflow train: the training command is not installed yet (${entry} is missing)`);
     return 2;
   }
   let mod: { trainCommand?: (argv: string[]) => Promise<number> };
@@ -218,16 +223,15 @@ async function cmdTrain(a: Args, argv: string[]): Promise<number> {
     return 1;
   }
   if (typeof mod.trainCommand !== 'function') {
-    console.error('cadflow train: nodes/diffusion/train/cli.ts does not export trainCommand(argv)');
+    console.error(`cadflow train: ${entry} does not export trainCommand(argv)`);
     return 1;
   }
-  void a;
   return mod.trainCommand(argv.slice(1));
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    if (argv[0] === 'train') return await cmdTrain(parseArgs([]), argv);
+    if (argv[0] === 'train') return await cmdTrain(argv);
     const args = parseArgs(argv);
     const command = args.positional[0];
     if (!command || args.flags.has('help') || command === 'help') {

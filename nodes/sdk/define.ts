@@ -48,7 +48,10 @@ export interface NodeContext {
 
 export type ParamsSchema = z.ZodObject<z.ZodRawShape>;
 
-type InputValues<I extends Record<string, InputSpec>> = { [K in keyof I]: any };
+/** Optional inputs may be absent (undefined) when unconnected. */
+type InputValues<I extends Record<string, InputSpec>> =
+  { [K in keyof I as I[K] extends { optional: true } ? never : K]: any }
+  & { [K in keyof I as I[K] extends { optional: true } ? K : never]?: any };
 type OutputValues<O extends Record<string, OutputSpec>> = { [K in keyof O]: any };
 
 export interface NodeDef<

@@ -1,0 +1,113 @@
+// The `cadflow` command as a user runs it (real processes): run, validate, nodes, train; exit codes 0/1/2.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../server/engine/registry.ts';
+import { BROKENPACK, TESTPACK } from './helpers.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cadflow-cli-'));
+const data = join(tmp, 'data');
+const CHAIN = join(REPO_ROOT, 'test/fixtures/workflows/chain.json');
+const FAILS = join(REPO_ROOT, 'test/fixtures/workflows/fails.json');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cadflow(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/cadflow.js'), ...args], {
+    cwd: tmp, env: { ...process.env, CADFLOW_DATA: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+}
+const packs = ['--no-builtin', '--packs', TESTPACK];
+
+describe('cadflow run', () => {
+  it('runs a workflow with --set, writes run.json and artifact files, prints the record with --json', async () => {
+    const out = join(tmp, 'out1');
+    const r = await cadflow(['run', CHAIN, ...packs, '--set', 'a.value=5', '--set', 'slow.steps=4', '--out', out, '--json']);
+    expect(r.stderr).toContain('done');
+    expect(r.code).toBe(0);
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(Object.keys(record)).toEqual(expect.arrayContaining(['runId', 'status', 'workflow', 'env', 'nodes']));
+    expect(Object.keys(record.env)).toEqual(expect.arrayContaining(['backend', 'versions', 'hashes', 'seeds']));
+    expect(record.status).toBe('done');
+    expect(record.workflow.nodes.a.params.value).toBe(5);
+    expect(record.nodes.sum).toEqual({ status: 'done', ms: expect.any(Number), cached: false, outputs: { sum: 8 } });
+    expect(record.nodes.slow.outputs.value).toBe(12);
+    expect(record.nodes.mean.outputs.table.columns).toEqual(['image', 'mean']);
+    expect(record.env.seeds).toEqual({ 'noise.noise': 7 });
+    expect(readFileSync(join(out, 'pass', 'note.txt'), 'utf8')).toBe('passed');
+    expect(JSON.parse(r.stdout)).toEqual(record);
+    expect(existsSync(join(data, 'cadflow.db'))).toBe(true);
+  });
+
+  it('exits 1 on a failed run, naming the node', async () => {
+    const r = await cadflow(['run', FAILS, ...packs, '--out', join(tmp, 'out2')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('bad (Fail)');
+    expect(r.stderr).toContain('intentional failure');
+    expect(JSON.parse(readFileSync(join(tmp, 'out2', 'run.json'), 'utf8')).status).toBe('error');
+  });
+
+  it('runs only what --target needs', async () => {
+    const out = join(tmp, 'out3');
+    const r = await cadflow(['run', CHAIN, ...packs, '--target', 'sum', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).nodes).sort()).toEqual(['a', 'b', 'sum']);
+  });
+
+  it('exits 2 on bad input: invalid graph, unknown --set node, missing file, bad JSON, unknown command', async () => {
+    const badJson = join(tmp, 'bad.json');
+    writeFileSync(badJson, '{ nope');
+    const invalid = await cadflow(['run', CHAIN, ...packs, '--set', 'sum.offset="x"']);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('sum: bad_param [offset]');
+    const unknownNode = await cadflow(['run', CHAIN, ...packs, '--set', 'ghost.value=1']);
+    expect(unknownNode.code).toBe(2);
+    expect(unknownNode.stderr).toContain('no node ghost');
+    expect((await cadflow(['run', join(tmp, 'missing.json'), ...packs])).code).toBe(2);
+    expect((await cadflow(['validate', badJson, ...packs])).stderr).toContain('not valid JSON');
+    expect((await cadflow(['frobnicate'])).code).toBe(2);
+    expect((await cadflow(['run', CHAIN, '--bogus-flag', 'x'])).code).toBe(2);
+  });
+});
+
+describe('cadflow validate and nodes', () => {
+  it('validate: exit 0 on a good graph, 2 with every error listed (also as --json)', async () => {
+    const ok = await cadflow(['validate', CHAIN, ...packs]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('ok (7 nodes)');
+    const bad = await cadflow(['validate', CHAIN, ...packs, '--set', 'a.value="x"', '--set', 'sum.nope=1', '--json']);
+    expect(bad.code).toBe(2);
+    const body = JSON.parse(bad.stdout);
+    expect(body.ok).toBe(false);
+    expect(body.errors.map((e: { nodeId: string; param: string }) => `${e.nodeId}.${e.param}`).sort()).toEqual(['a.value', 'sum.nope']);
+  });
+
+  it('nodes: lists the registry and reports broken packs without failing', async () => {
+    const r = await cadflow(['nodes', '--no-builtin', '--packs', `${TESTPACK},${BROKENPACK}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Slow@1\s+testpack/);
+    expect(r.stderr).toContain('broken pack brokenpack');
+    const j = await cadflow(['nodes', '--json', '--no-builtin', '--packs', TESTPACK]);
+    expect(JSON.parse(j.stdout).nodes.map((n: { type: string }) => n.type)).toContain('NoiseImages');
+  });
+});
+
+describe('cadflow train', () => {
+  it('dispatches to trainCommand with the remaining arguments and its exit code', async () => {
+    const r = await cadflow(['train', '--preset', 'micro'], { CADFLOW_TRAIN_ENTRY: join(REPO_ROOT, 'test/fixtures/train-cli.ts') });
+    expect(r.stdout).toContain('train called with ["--preset","micro"]');
+    expect(r.code).toBe(3);
+  });
+
+  it('says clearly when the training command is not there', async () => {
+    const r = await cadflow(['train'], { CADFLOW_TRAIN_ENTRY: join(tmp, 'nowhere.ts') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('not installed yet');
+  });
+});
