@@ -176,3 +176,35 @@ describe('captions', () => {
     expect(vocab.has('outline')).toBe(false); // the style reads "outlined" in captions
   });
 });
+
+describe('anti-aliasing', () => {
+  /** Box-filters a size×size render down by `f` (the reference: 8×8 supersampling). */
+  function downsample(px: Float32Array, size: number, f: number): Float32Array {
+    const s = size / f;
+    const out = new Float32Array(s * s * 3);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        for (let c = 0; c < 3; c++) out[(Math.floor(y / f) * s + Math.floor(x / f)) * 3 + c]! += px[(y * size + x) * 3 + c]! / (f * f);
+      }
+    }
+    return out;
+  }
+
+  it('matches an 8×8-supersampled render of the same scene, sharp tips included', () => {
+    for (const shape of DEFAULT_CONCEPTS.shape) {
+      for (const style of DEFAULT_CONCEPTS.style) {
+        const l: SceneLabels = { shape, colour: 'white', background: 'black', style };
+        for (const seed of [1, 2]) {
+          const ours = renderScene(l, seed);
+          const reference = downsample(renderScene(l, seed, 256), 256, 8);
+          let max = 0, sum = 0;
+          ours.forEach((v, i) => { const d = Math.abs(v - reference[i]!); sum += d; if (d > max) max = d; });
+          expect(max, `${shape} ${style} max`).toBeLessThan(0.08);
+          expect(sum / ours.length, `${shape} ${style} mean`).toBeLessThan(0.002);
+          // ...and it is anti-aliased: some pixels are partly covered.
+          expect(ours.some((v) => v > 0.2 && v < 0.8), `${shape} ${style}`).toBe(true);
+        }
+      }
+    }
+  });
+});
