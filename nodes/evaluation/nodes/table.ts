@@ -33,10 +33,12 @@ export const tableNode = defineNode({
   typeVersion: 1,
   category: 'evaluation',
   displayName: 'Table',
-  description: 'Joins tables (or scores) row-wise, keeps chosen columns, sorts, and saves a CSV artifact.',
+  description: 'Combines tables (or scores): stacked row after row, or side by side per row index; keeps chosen columns, sorts, and saves a CSV artifact.',
   inputs: { tables: { type: 'TABLE', multiple: true, description: 'Tables or scores (one row per item) to stack' } },
   outputs: { table: { type: 'TABLE', description: 'The combined table' } },
   params: z.object({
+    mode: z.enum(['stack', 'side-by-side']).default('stack')
+      .describe('stack: rows of every input one after another; side-by-side: row i merges row i of every input (equal lengths)'),
     columns: z.array(z.string()).default([]).describe('Columns to keep, in order (empty = all, in first-seen order)'),
     sortBy: z.string().default('').describe('Column to sort rows by (empty = input order)'),
     descending: z.boolean().default(false).describe('Sort from largest to smallest'),
@@ -50,7 +52,18 @@ export const tableNode = defineNode({
     for (const t of tables) for (const c of t.columns) if (!seen.includes(c)) seen.push(c);
     for (const c of params.columns) if (!seen.includes(c)) throw new NodeParamError('columns', `no column "${c}" (have: ${seen.join(', ')})`);
     const columns = params.columns.length ? params.columns : seen;
-    let rows = tables.flatMap((t) => t.rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null]))));
+    let merged: Record<string, Cell>[];
+    if (params.mode === 'side-by-side') {
+      const n = tables[0].rows.length;
+      if (tables.some((t) => t.rows.length !== n)) {
+        throw new NodeInputError('tables', `side-by-side needs equal row counts, got ${tables.map((t) => t.rows.length).join(', ')}`);
+      }
+      // A column several inputs share (e.g. item) keeps the first input's value.
+      merged = tables[0].rows.map((_, i) => Object.assign({}, ...tables.map((t) => t.rows[i]).reverse()));
+    } else {
+      merged = tables.flatMap((t) => t.rows);
+    }
+    let rows = merged.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null])));
     if (params.sortBy) {
       if (!columns.includes(params.sortBy)) throw new NodeParamError('sortBy', `no column "${params.sortBy}" among ${columns.join(', ')}`);
       const key = params.sortBy;
