@@ -1,0 +1,173 @@
+// Attribution figures on a shipped model (figures, not pass/fail):
+//   cost      FitAttribution (erase) wall time, UNet passes and peak RSS, reuse vs paper mode
+//   validate  estimator validation: Pearson r per α with the shuffled-score control
+//   sweep     ρ sweep of per-row CAD-Erase: weights zeroed, ΔJ, and (with the judge) erase/keep accuracy
+//   erase     CAD-Erase and every baseline per concept through EvaluateErasure's protocol
+// Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
+//      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
+// `npm run bench` calls the default export (cost on the micro model).
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { initRuntime, tf } from '../nodes/sdk/runtime.ts';
+import { CancelledError, type NodeContext, type TableValue } from '../nodes/sdk/index.ts';
+import { loadModel, sampleImages } from '../nodes/diffusion/api.ts';
+import type { ModelHandle } from '../nodes/diffusion/handle.ts';
+import { fitAttributionNode, fitParams } from '../nodes/attribution/nodes/fit-attribution.ts';
+import { eraseNode, eraseParams } from '../nodes/attribution/nodes/erase.ts';
+import { validateAttributionNode, validateParams } from '../nodes/attribution/nodes/validate-attribution.ts';
+import type { AttributionValue } from '../nodes/attribution/attribution.ts';
+import { evaluateErasure } from '../nodes/evaluation/erasure-eval.ts';
+import { erasureProtocol } from '../nodes/evaluation/protocols/erasure.ts';
+import { loadJudge } from '../nodes/evaluation/judge.ts';
+import { loadClip } from '../nodes/evaluation/clip.ts';
+import { buildObjective, type FitPlan } from '../nodes/attribution/plan.ts';
+import { evaluateObjective } from '../nodes/attribution/attribution.ts';
+
+const MODELS = join(import.meta.dirname, '..', 'models');
+
+function benchCtx(log = false): NodeContext {
+  const signal = new AbortController().signal;
+  return {
+    runId: 'bench', nodeId: 'bench', signal,
+    progress: () => {}, preview: () => {}, record: () => {},
+    log: (m) => { if (log) console.log(`  · ${m}`); },
+    throwIfAborted: () => { if (signal.aborted) throw new CancelledError(); },
+    writeArtifact: async (name, bytes, mime) => ({ id: 'bench', name, mime, bytes: bytes.length }),
+    dirs: { data: '/tmp', models: MODELS },
+  };
+}
+
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+async function fit(model: ModelHandle, o: Record<string, unknown>): Promise<{ attr: AttributionValue; ms: number }> {
+  const t0 = Date.now();
+  const out = await fitAttributionNode.execute(benchCtx(), { model, components: undefined }, fitParams.parse(o));
+  return { attr: out.attribution as AttributionValue, ms: Date.now() - t0 };
+}
+
+export async function cost(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number }) {
+  const rows = [];
+  for (const mode of ['reuse', 'paper'] as const) {
+    const { attr, ms } = await fit(model, { ...o, mode });
+    const d = (attr.provenance.objective as Record<string, number>);
+    rows.push({
+      mode, wall_ms: ms, setup_ms: (attr.provenance.wallMs as { setup: number }).setup,
+      trajectory_unet_sample_evals: d.trajectoryUnetSampleEvaluations, trajectory_unet_calls: d.trajectoryUnetCalls,
+      target_forwards: d.pairs, gradient_fwd_bwd_samples: d.pairs, gradient_passes: attr.provenance.gradientPasses,
+      J: attr.value, peak_rss_mb: peakRssMb(),
+    });
+  }
+  return rows;
+}
+
+async function validate(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; masks: number; rho: number }) {
+  const { attr } = await fit(model, o);
+  const erased = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho }));
+  const t0 = Date.now();
+  const out = await validateAttributionNode.execute(benchCtx(), { model, attribution: attr, edit_fraction: erased.fraction as number },
+    validateParams.parse({ masks: o.masks }));
+  (erased.model as ModelHandle).dispose();
+  return { rows: (out.table as TableValue).rows, ms: Date.now() - t0 };
+}
+
+async function judgeAndClip() {
+  try {
+    return { judge: await loadJudge('shapes-judge', MODELS), clip: await loadClip('shapes-clip', MODELS) };
+  } catch (err) {
+    console.log(`(no judge/CLIP: ${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+async function evaluate(models: { name: string; handle: ModelHandle }[], concept: string, perValue: number, captions: number, steps: number) {
+  const jc = await judgeAndClip();
+  if (!jc) return [];
+  const protocol = erasureProtocol(concept, { size: 'full', perValue, captions });
+  return evaluateErasure(models.map((m) => ({
+    name: m.name,
+    sample: (prompts, seeds) => sampleImages(m.handle, prompts, seeds, { steps, cfg: 3, eta: 0, batchSize: 32 }),
+  })), [protocol], { ...jc, chunk: 32, referenceRow: false });
+}
+
+async function sweep(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number }) {
+  const { attr } = await fit(model, o);
+  // ΔJ on a held-out objective (other seeds) so the sweep does not only measure the fitted inputs.
+  const heldOut = await buildObjective(model, { ...(attr.provenance.plan as FitPlan), seed: 1000 });
+  const j0 = evaluateObjective(heldOut, model.weights());
+  const rows = [];
+  for (const rho of [0.01, 0.02, 0.05, 0.1, 0.2]) {
+    let out;
+    try {
+      out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho }));
+    } catch (err) {
+      rows.push({ rho, weights_zeroed: 0, note: (err as Error).message.slice(0, 80) });
+      continue;
+    }
+    const edited = out.model as ModelHandle;
+    const j = evaluateObjective(heldOut, edited.weights());
+    const total = (out.report as TableValue).rows.at(-1)!;
+    const ev = await evaluate([{ name: `rho ${rho}`, handle: edited }], o.concept, o.perValue, o.captions, o.steps);
+    rows.push({ rho, weights_zeroed: total.weights_zeroed, fraction: total.fraction, heldout_J_ratio: j / j0, ...(ev[0] ? { erase_acc: ev[0].erase_acc, keep_acc: ev[0].keep_acc, fd: ev[0].fd } : {}) });
+    edited.dispose();
+  }
+  heldOut.dispose();
+  return rows;
+}
+
+async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number }) {
+  const all = [];
+  for (const concept of o.concepts) {
+    const t0 = Date.now();
+    const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps });
+    const models = [{ name: 'original', handle: model }];
+    const zeroed: Record<string, unknown> = {};
+    for (const method of ['cad', 'random', 'magnitude', 'gradient', 'coar'] as const) {
+      const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks }));
+      models.push({ name: method, handle: out.model as ModelHandle });
+      zeroed[method] = (out.report as TableValue).rows.at(-1)!.weights_zeroed;
+    }
+    const rows = await evaluate(models, concept, o.perValue, o.captions, o.steps);
+    for (const r of rows) all.push({ concept, method: r.model, erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: zeroed[r.model] ?? 0 });
+    console.log(`${concept}: fit ${ms} ms, total ${Date.now() - t0} ms`);
+    for (const m of models.slice(1)) m.handle.dispose();
+  }
+  return all;
+}
+
+export default async function bench(): Promise<void> {
+  await initRuntime();
+  const model = await loadModel('shapes-micro', MODELS);
+  console.table(await cost(model, { concept: 'circle', samples: 8, timesteps: 10, steps: 25 }));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', default: 'shapes-tiny' }, concepts: { type: 'string', default: 'circle' },
+      samples: { type: 'string', default: '8' }, timesteps: { type: 'string', default: '10' }, steps: { type: 'string', default: '25' },
+      masks: { type: 'string', default: '100' }, 'per-value': { type: 'string', default: '10' }, captions: { type: 'string', default: '40' },
+      rho: { type: 'string', default: '0.05' },
+    },
+  });
+  const backend = await initRuntime();
+  const model = await loadModel(values.model!, MODELS);
+  const num = (k: keyof typeof values) => Number(values[k]);
+  const base = { concept: values.concepts!.split(',')[0]!, samples: num('samples'), timesteps: num('timesteps'), steps: num('steps') };
+  console.log(`model ${values.model} (${model.weightsHash.slice(0, 12)}), backend ${backend.backend}, ${JSON.stringify(values)}`);
+  const cmd = positionals[0] ?? 'cost';
+  const t0 = Date.now();
+  if (cmd === 'cost') console.table(await cost(model, base));
+  else if (cmd === 'validate') {
+    const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho') });
+    console.table(r.rows);
+    console.log(`validation wall ms: ${r.ms}`);
+  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, perValue: num('per-value'), captions: num('captions') }));
+  else if (cmd === 'erase') {
+    console.table(await eraseAll(model, {
+      concepts: values.concepts!.split(','), samples: base.samples, timesteps: base.timesteps, steps: base.steps,
+      perValue: num('per-value'), captions: num('captions'), rho: num('rho'), masks: num('masks'),
+    }));
+  } else throw new Error(`unknown command ${cmd}`);
+  console.log(`done in ${Date.now() - t0} ms; peak RSS ${peakRssMb()} MB; tensors ${tf.memory().numTensors}`);
+}
