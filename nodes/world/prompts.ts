@@ -143,8 +143,4 @@ export const promptsNode = defineNode({
     ctx.record({ seeds: { prompts: value.seeds! } });
     return { prompts: value };
   },
-  summarize(_output, value) {
-    const v = value as PromptsValue;
-    return { count: v.prompts.length, prompts: v.prompts.slice(0, 8), seeds: v.seeds?.slice(0, 8) };
-  },
 });
