@@ -242,3 +242,25 @@ describe('node packs', () => {
     expect(info.find((n) => n.type === 'Sum')!.inputs.values).toMatchObject({ type: 'NUMBER', multiple: true });
   });
 });
+
+describe('user packs in <data>/nodes', () => {
+  it('loads <data>/nodes/<pack>/index.ts', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const data = mkdtempSync(join(tmpdir(), 'cadflow-userpack-'));
+    try {
+      mkdirSync(join(data, 'nodes', 'mine'), { recursive: true });
+      writeFileSync(join(data, 'nodes', 'mine', 'index.ts'), `
+        import { defineNode, defineNodePack, z } from ${JSON.stringify(join(REPO_ROOT, 'nodes/sdk/index.ts'))};
+        const hello = defineNode({ type: 'Hello', typeVersion: 1, category: 'user', inputs: {}, outputs: { text: { type: 'STRING' } },
+          params: z.object({}), async execute() { return { text: 'hi' }; } });
+        export default defineNodePack({ name: 'mine', nodes: [hello] });
+      `);
+      const registry = await loadRegistry({ builtin: false, dataDir: data });
+      expect(registry.packErrors).toEqual([]);
+      expect(registry.types()).toEqual(['Hello']);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
