@@ -4,13 +4,19 @@ import { initRuntime, NodeInputError, NodeParamError, tf, type ScoresValue, type
 import { loadModel } from '../../nodes/diffusion/api.ts';
 import evaluationPack from '../../nodes/evaluation/index.ts';
 import { REFERENCE_ROW } from '../../nodes/evaluation/erasure-eval.ts';
+import { loadJudge } from '../../nodes/evaluation/judge.ts';
+import { loadClip } from '../../nodes/evaluation/clip.ts';
 import { fakeContext, MODELS_DIR, renderedImages } from './helpers.ts';
 
 const node = (type: string) => evaluationPack.nodes.find((n) => n.type === type)!;
 const run = (type: string, ctx: ReturnType<typeof fakeContext>['ctx'], inputs: Record<string, unknown>, params: Record<string, unknown> = {}) =>
   node(type).execute(ctx, inputs, node(type).params.parse(params));
 
-beforeAll(async () => { await initRuntime(); });
+beforeAll(async () => {
+  await initRuntime();
+  // Judge and CLIP weights are loaded once per process and kept: load them before counting tensors.
+  await Promise.all([loadJudge('shapes-judge', MODELS_DIR), loadClip('shapes-clip', MODELS_DIR)]);
+});
 
 describe('evaluation pack', () => {
   it('exports the four nodes with parseable default params', () => {
@@ -94,7 +100,7 @@ describe('EvaluateErasure on the micro model', () => {
     const { ctx, progress, previews } = fakeContext();
     const before = tf.memory().numTensors;
     const out = await run('EvaluateErasure', ctx, { models: [model, model] }, { concept: 'circle', size: 'quick', steps: 3, batchSize: 16 });
-    expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 1);
+    expect(tf.memory().numTensors).toBe(before);
     const table = out.table as TableValue;
     expect(table.columns).toEqual(['model', 'erase_acc', 'keep_acc', 'harmonic', 'clip_score', 'fd', 'images']);
     expect(table.rows.map((r) => r.model)).toEqual([REFERENCE_ROW, 'shapes-micro', 'shapes-micro #2']);
