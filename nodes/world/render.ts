@@ -92,32 +92,41 @@ function checkName(kind: string, name: string): void {
   if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`${kind} name "${name}" must be one lowercase word`);
 }
 
-/** Gives a new shape value its look (a polygon in unit space, y up, extent about [-1,1]). */
+function checkRgb(what: string, rgb: RGB): void {
+  if (rgb.length !== 3 || rgb.some((c) => !(c >= 0 && c <= 1))) throw new Error(`${what} needs RGB in [0,1]`);
+}
+
+// Registering a value gives it a look (or replaces one); the word itself goes into a WorldConcepts list.
+
+/** Largest distance from the centre a shape may reach in unit space (so that it always fits in the image). */
+export const MAX_SHAPE_EXTENT = 1.25;
+
+/** A shape: a circle, or a polygon in unit space (y up, about [-1,1], within MAX_SHAPE_EXTENT of the origin). */
 export function registerShape(name: string, def: ShapeDef): void {
   checkName('shape', name);
-  if (def.kind === 'polygon' && def.points.length < 3) throw new Error(`shape "${name}" needs at least 3 points`);
+  const ok = def.kind === 'circle'
+    ? def.radius > 0
+    : def.points.length >= 3 && def.points.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  if (!ok || !(shapeExtent(def) <= MAX_SHAPE_EXTENT)) {
+    throw new Error(`shape "${name}": needs a circle of radius in (0,${MAX_SHAPE_EXTENT}] or at least 3 finite points within ${MAX_SHAPE_EXTENT} of the origin`);
+  }
   shapes.set(name, def);
 }
 export function registerColour(name: string, rgb: RGB): void {
   checkName('colour', name);
-  if (rgb.length !== 3 || rgb.some((c) => !(c >= 0 && c <= 1))) throw new Error(`colour "${name}" needs RGB in [0,1]`);
+  checkRgb(`colour "${name}"`, rgb);
   colours.set(name, rgb);
 }
 export function registerBackground(name: string, def: BackgroundDef): void {
   checkName('background', name);
+  checkRgb(`background "${name}" base`, def.base);
+  if (def.pattern) checkRgb(`background "${name}" pattern ink`, def.pattern.ink);
   backgrounds.set(name, def);
 }
 export function registerStyle(name: string, def: StyleDef): void {
   checkName('style', name);
+  if (def.stroke !== null && !(def.stroke > 0 && def.stroke <= 1)) throw new Error(`style "${name}": stroke must be in (0,1] or null`);
   styles.set(name, def);
-}
-
-/** Concept values the renderer can draw, per attribute. */
-export function renderableConcepts(): WorldConcepts {
-  return {
-    shape: [...shapes.keys()], colour: [...colours.keys()],
-    background: [...backgrounds.keys()], style: [...styles.keys()],
-  };
 }
 
 /** Values in `concepts` the renderer has no look for (empty when everything can be drawn). */

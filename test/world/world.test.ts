@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ATTRIBUTES, CAPTION_TEMPLATES, DEFAULT_CONCEPTS, captionFor, extendConcepts, fillTemplate, parsePrompt,
-  randomScene, registerColour, registerShape, renderBatch, renderScene, validateConcepts, worldVocabulary,
+  randomScene, registerColour, registerShape, registerStyle, renderBatch, renderScene, validateConcepts, worldVocabulary,
   type SceneLabels,
 } from '../../nodes/world/index.ts';
 import { PIXELS_PER_IMAGE, unrenderableValues } from '../../nodes/world/render.ts';
@@ -108,6 +108,10 @@ describe('world renderer', () => {
     expect(() => renderBatch(4, 1, { concepts })).toThrow(/no look for shape "hexagon", colour "teal"/);
     expect(unrenderableValues(concepts)).toEqual(['shape "hexagon"', 'colour "teal"']);
 
+    expect(() => registerShape('huge', { kind: 'circle', radius: 3 })).toThrow(/within 1.25|radius in/);
+    expect(() => registerStyle('dashed', { stroke: 5 })).toThrow(/stroke must be in/);
+    expect(() => registerColour('Teal', [0, 1, 1])).toThrow(/one lowercase word/);
+    expect(() => registerColour('teal', [0, 2, 1])).toThrow(/RGB in \[0,1\]/);
     registerShape('hexagon', { kind: 'polygon', points: Array.from({ length: 6 }, (_, i) => [Math.cos(i * Math.PI / 3), Math.sin(i * Math.PI / 3)] as const) });
     registerColour('teal', [0, 0.6, 0.6]);
     const batch = renderBatch(200, 1, { concepts });
