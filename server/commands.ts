@@ -150,8 +150,7 @@ async function cmdRun(a: Args): Promise<number> {
   const runId = randomUUID();
   const out = resolve(one(a, 'out') ?? join('out', runId));
   const store = new RunStore(join(data, 'cadflow.db'));
-  store.enqueue({ runId, workflow: v.plan.workflow, targets, front: true });
-  store.setStatus(runId, 'running');
+  store.enqueue({ runId, workflow: v.plan.workflow, targets, running: true });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);

@@ -27,7 +27,8 @@ export class RunManager {
     const v = this.engine.validate(workflow, targets);
     if (!v.ok) return { errors: v.errors };
     const runId = randomUUID();
-    this.store.enqueue({ runId, workflow, targets, front });
+    // the snapshot kept is the migrated, parsed workflow (what run.json shows)
+    this.store.enqueue({ runId, workflow: v.plan.workflow, targets, front });
     this.emit('run:queued', { runId, position: this.store.queued().indexOf(runId) });
     this.kick();
     return { runId };

@@ -89,12 +89,15 @@ export class RunStore {
     return ids;
   }
 
-  enqueue(run: { runId: string; workflow: unknown; targets?: string[]; front?: boolean }): void {
+  /** Adds a run to the queue (or, for a run executed in-process like `cadflow run`, straight as running). */
+  enqueue(run: { runId: string; workflow: unknown; targets?: string[]; front?: boolean; running?: boolean }): void {
     const bound = this.db.prepare(run.front ? `SELECT MIN(seq) FROM runs` : `SELECT MAX(seq) FROM runs`).pluck().get() as number | null;
     const seq = bound === null ? 0 : run.front ? bound - 1 : bound + 1;
     const name = (run.workflow as { name?: unknown })?.name;
-    this.db.prepare(`INSERT INTO runs (id, seq, status, name, workflow, targets, created_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)`)
-      .run(run.runId, seq, typeof name === 'string' ? name : null, JSON.stringify(run.workflow), json(run.targets?.length ? run.targets : null), new Date().toISOString());
+    const now = new Date().toISOString();
+    this.db.prepare(`INSERT INTO runs (id, seq, status, name, workflow, targets, created_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(run.runId, seq, run.running ? 'running' : 'queued', typeof name === 'string' ? name : null, JSON.stringify(run.workflow),
+        json(run.targets?.length ? run.targets : null), now, run.running ? now : null);
   }
 
   queued(): string[] {

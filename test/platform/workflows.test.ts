@@ -52,7 +52,8 @@ describe('workflows/*.json', () => {
       expect(spec.success, `${file}: meta.test is missing or malformed: ${spec.error?.message}`).toBe(true);
       const { set, targets, expect: expected } = spec.data!;
       const validation = harness.validate(raw);
-      expect(validation.errors, `${file} does not validate`).toEqual([]);
+      const packErrors = harness.registry.packErrors.map((e) => `${e.pack}: ${e.message}`).join('; ');
+      expect(validation.errors, `${file} does not validate${packErrors ? ` (broken packs: ${packErrors})` : ''}`).toEqual([]);
       const run = await harness.run(raw, { set, targets });
       expect(run.error, `${file} failed`).toBeUndefined();
       expect(run.status).toBe('done');
