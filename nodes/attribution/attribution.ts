@@ -114,6 +114,19 @@ export async function fitAttribution(
   };
 }
 
+/** The first `passes` batches of an objective (it stays owned by `objective`). */
+export function firstPasses(objective: Objective, passes: number): Objective {
+  if (passes >= objective.passes) return objective;
+  return {
+    name: objective.name,
+    passes,
+    describe: { ...objective.describe, passesUsed: passes },
+    cost: objective.cost,
+    loss: (w, p) => objective.loss(w, p),
+    dispose: () => {},
+  };
+}
+
 /** Σ of the scores of the selected components: the predicted drop of J when they are zeroed (ΔJ ≈ −Σ s). */
 export function predictedDrop(scores: ReadonlyMap<string, Float32Array>, selected: ReadonlyMap<string, Uint8Array>): number {
   let sum = 0;

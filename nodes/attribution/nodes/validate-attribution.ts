@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineNode, NodeInputError } from '../../sdk/index.ts';
 import { initRuntime } from '../../sdk/runtime.ts';
 import type { TableValue } from '../../sdk/values.ts';
+import { firstPasses, fitAttribution } from '../attribution.ts';
 import { buildObjective, type FitPlan } from '../plan.ts';
 import { validateAttribution } from '../validation.ts';
 import { requireAttribution, requireModel } from './shared.ts';
@@ -12,6 +13,8 @@ export const validateParams = z.object({
   alphas: z.array(z.number().gt(0).max(1)).min(1).default([0.1, 0.05, 0.025]).describe('Fractions of the component set zeroed per random mask'),
   masks: z.number().int().min(3).max(2000).default(100).describe('Random masks per α'),
   seed: z.number().int().min(0).default(0).describe('Seed of the masks and of the control shuffle'),
+  passes: z.number().int().min(0).default(0)
+    .describe('Validate on the first N batches of the objective only (s recomputed on them: one gradient pass each); 0 = all, i.e. the attribution itself'),
 });
 
 export const validateAttributionNode = defineNode({
@@ -42,13 +45,15 @@ export const validateAttributionNode = defineNode({
     const alphas = [...params.alphas];
     const edit = typeof inputs.edit_fraction === 'number' ? inputs.edit_fraction : undefined;
     if (edit !== undefined && edit > 0 && !alphas.includes(edit)) alphas.push(edit);
-    const objective = await buildObjective(model, plan, { throwIfAborted: () => ctx.throwIfAborted() });
+    const full = await buildObjective(model, plan, { throwIfAborted: () => ctx.throwIfAborted() });
     try {
-      const res = await validateAttribution(attr, objective, model.weights(), { alphas, masksPerAlpha: params.masks, seed: params.seed }, {
+      const objective = firstPasses(full, params.passes || full.passes);
+      const scored = objective === full ? attr : await fitAttribution(attr.set, objective, model.weights(), { throwIfAborted: () => ctx.throwIfAborted() });
+      const res = await validateAttribution(scored, objective, model.weights(), { alphas, masksPerAlpha: params.masks, seed: params.seed }, {
         throwIfAborted: () => ctx.throwIfAborted(),
         onPass: (d, n) => ctx.progress(d, n, 'masks'),
       });
-      ctx.log(`J of the unedited model: ${res.baseline} (attribution's: ${attr.value})`);
+      ctx.log(`J of the unedited model: ${res.baseline} (${objective.passes} of ${full.passes} batches; the attribution's J: ${attr.value})`);
       const table: TableValue = {
         columns: ['alpha', 'masks', 'components', 'pearson', 'control_pearson', 'mean_actual', 'mean_predicted', 'J'],
         rows: res.rows.map((r) => ({ ...r, J: res.baseline })),
@@ -56,7 +61,7 @@ export const validateAttributionNode = defineNode({
       const points: TableValue = { columns: ['alpha', 'predicted', 'actual', 'control'], rows: res.points.map((p) => ({ ...p })) };
       return { table, points };
     } finally {
-      objective.dispose();
+      full.dispose();
     }
   },
 });
