@@ -160,19 +160,35 @@ export function randomScene(seed: number, concepts: WorldConcepts = DEFAULT_CONC
   };
 }
 
-/** Signed distance (pixels) from p to a closed polygon; negative inside. */
-function polygonDistance(px: number, py: number, xs: Float64Array, ys: Float64Array): number {
+const EDGE_FIELDS = 6;
+
+/**
+ * A polygon's edges, precomputed once per scene for polygonDistance: per edge from vertex i to the previous
+ * vertex j, [x_i, y_i, y_j, x_j − x_i, y_j − y_i, |e|²].
+ */
+function polygonEdges(xs: Float64Array, ys: Float64Array): Float64Array {
   const n = xs.length;
-  let best = Infinity;
-  let inside = false;
+  const edges = new Float64Array(n * EDGE_FIELDS);
   for (let i = 0, j = n - 1; i < n; j = i++) {
     const ex = xs[j]! - xs[i]!, ey = ys[j]! - ys[i]!;
-    const wx = px - xs[i]!, wy = py - ys[i]!;
-    const t = Math.min(1, Math.max(0, (wx * ex + wy * ey) / (ex * ex + ey * ey)));
+    edges.set([xs[i]!, ys[i]!, ys[j]!, ex, ey, ex * ex + ey * ey], i * EDGE_FIELDS);
+  }
+  return edges;
+}
+
+/** Signed distance (pixels) from p to a closed polygon given by polygonEdges; negative inside. */
+function polygonDistance(px: number, py: number, edges: Float64Array): number {
+  let best = Infinity;
+  let inside = false;
+  for (let k = 0; k < edges.length; k += EDGE_FIELDS) {
+    const yi = edges[k + 1]!, yj = edges[k + 2]!, ex = edges[k + 3]!, ey = edges[k + 4]!;
+    const wx = px - edges[k]!, wy = py - yi;
+    const t = Math.min(1, Math.max(0, (wx * ex + wy * ey) / edges[k + 5]!));
     const bx = wx - ex * t, by = wy - ey * t;
     const d2 = bx * bx + by * by;
     if (d2 < best) best = d2;
-    const c1 = py >= ys[i]!, c2 = py < ys[j]!, c3 = ex * wy > ey * wx;
+    // Crossing-number parity (even-odd rule) from the same edge.
+    const c1 = py >= yi, c2 = py < yj, c3 = ex * wy > ey * wx;
     if ((c1 && c2 && c3) || (!c1 && !c2 && !c3)) inside = !inside;
   }
   const d = Math.sqrt(best);
@@ -247,14 +263,15 @@ export function renderSceneInto(
 
   // Unit space (y up) → pixel space (y down).
   const cosA = Math.cos(angle), sinA = Math.sin(angle);
-  let xs: Float64Array | undefined, ys: Float64Array | undefined;
+  let edges: Float64Array | undefined;
   if (shape.kind === 'polygon') {
-    xs = new Float64Array(shape.points.length);
-    ys = new Float64Array(shape.points.length);
+    const xs = new Float64Array(shape.points.length);
+    const ys = new Float64Array(shape.points.length);
     shape.points.forEach(([ux, uy], i) => {
-      xs![i] = cx + scale * (ux * cosA - uy * sinA);
-      ys![i] = cy - scale * (ux * sinA + uy * cosA);
+      xs[i] = cx + scale * (ux * cosA - uy * sinA);
+      ys[i] = cy - scale * (ux * sinA + uy * cosA);
     });
+    edges = polygonEdges(xs, ys);
   }
   const radius = shape.kind === 'circle' ? shape.radius * scale : 0;
   const stroke = style.stroke === null ? null : style.stroke * scale;
@@ -263,7 +280,7 @@ export function renderSceneInto(
   const subScale = SUPERSAMPLE / pixel; // distance → sub-pixel units
   // Signed distance to the drawn region: the shape, or a band of width `stroke` just inside its edge.
   const drawnDistance = (px: number, py: number): number => {
-    const d = xs ? polygonDistance(px, py, xs, ys!) : Math.hypot(px - cx, py - cy) - radius;
+    const d = edges ? polygonDistance(px, py, edges) : Math.hypot(px - cx, py - cy) - radius;
     return stroke === null ? d : Math.max(d, -d - stroke);
   };
 
