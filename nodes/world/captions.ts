@@ -7,7 +7,7 @@ import { makeRng, mixSeed } from './rng.ts';
 const STYLE_WORDS: Record<string, string> = { filled: 'filled', outline: 'outlined' };
 /** Extra spellings the parser accepts besides the emitted words. */
 const BACKGROUND_ALIASES: Record<string, string> = { grey: 'gray' };
-const STYLE_ALIASES: Record<string, string> = { outline: 'outline', outlined: 'outline', solid: 'filled' };
+const STYLE_ALIASES: Record<string, string> = { solid: 'filled' };
 
 export function styleWord(style: string): string {
   return STYLE_WORDS[style] ?? style;
@@ -63,22 +63,29 @@ function words(text: string): string[] {
 
 /**
  * The exact labels a prompt names: "<value> background" names the background; other words that are
- * concept values (or style words / aliases) name their attribute. Unnamed attributes are absent.
+ * concept values (or style words / aliases) name their attribute. Unnamed attributes are absent, and so are
+ * attributes the prompt names twice with different values ("a circle and a square" has no exact shape).
  */
 export function parsePrompt(text: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): Partial<SceneLabels> {
   const ws = words(text);
-  const out: Partial<SceneLabels> = {};
+  const named = new Map<keyof SceneLabels, Set<string>>();
+  const name = (attr: keyof SceneLabels, value: string) => named.set(attr, (named.get(attr) ?? new Set()).add(value));
   const styleByWord = new Map(concepts.style.map((s) => [styleWord(s), s]));
   for (let i = 0; i < ws.length; i++) {
     const w = ws[i]!;
     if (ws[i + 1] === 'background') {
       const bg = BACKGROUND_ALIASES[w] ?? w;
-      if (concepts.background.includes(bg)) { out.background = bg; continue; }
+      if (concepts.background.includes(bg)) { name('background', bg); continue; }
     }
     const style = styleByWord.get(w) ?? (concepts.style.includes(w) ? w : STYLE_ALIASES[w]);
-    if (concepts.shape.includes(w)) out.shape = w;
-    else if (concepts.colour.includes(w)) out.colour = w;
-    else if (style !== undefined && concepts.style.includes(style)) out.style = style;
+    if (concepts.shape.includes(w)) name('shape', w);
+    else if (concepts.colour.includes(w)) name('colour', w);
+    else if (style !== undefined && concepts.style.includes(style)) name('style', style);
+  }
+  const out: Partial<SceneLabels> = {};
+  for (const attr of ATTRIBUTES) {
+    const values = named.get(attr);
+    if (values?.size === 1) out[attr] = [...values][0]!;
   }
   return out;
 }

@@ -165,6 +165,8 @@ describe('captions', () => {
     expect(parsePrompt('a solid circle')).toEqual({ style: 'filled', shape: 'circle' });
     expect(parsePrompt('')).toEqual({});
     expect(parsePrompt('a photo of a cat')).toEqual({});
+    expect(parsePrompt('a red circle and a blue square')).toEqual({});
+    expect(parsePrompt('a red circle next to a red star on a dotted background')).toEqual({ colour: 'red', background: 'dotted' });
     // "black" names the background only before "background"; it is not a default colour.
     expect(parsePrompt('a black circle')).toEqual({ shape: 'circle' });
   });
