@@ -2,9 +2,9 @@
 import { CAPTION_TEMPLATES, fillTemplate, parsePrompt } from '../world/captions.ts';
 import { ATTRIBUTES, type Attribute, type SceneLabels, type WorldConcepts } from '../world/concepts.ts';
 
-/** Does a caption describe a scene (every attribute it names matches)? */
-export function captionMatches(caption: string, labels: SceneLabels, concepts?: WorldConcepts): boolean {
-  const named = parsePrompt(caption, concepts);
+/** Does a caption (or its parsed labels) describe a scene (every attribute it names matches)? */
+export function captionMatches(caption: string | Partial<SceneLabels>, labels: SceneLabels, concepts?: WorldConcepts): boolean {
+  const named = typeof caption === 'string' ? parsePrompt(caption, concepts) : caption;
   return (Object.keys(named) as Attribute[]).every((a) => named[a] === labels[a]);
 }
 
@@ -70,19 +70,20 @@ export interface RecallAt1 {
 export function recallAt1(imageEmb: Float32Array, textEmb: Float32Array, labels: SceneLabels[], captions: string[], d: number): RecallAt1 {
   const n = labels.length;
   let i2tExact = 0, i2tCons = 0, t2iExact = 0, t2iCons = 0;
+  const named = captions.map((c) => parsePrompt(c));
   const sims = new Float32Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sims[i * n + j] = dot(imageEmb, i, textEmb, j, d);
   for (let i = 0; i < n; i++) {
     let best = 0;
     for (let j = 1; j < n; j++) if (sims[i * n + j] > sims[i * n + best]) best = j;
     if (best === i) i2tExact++;
-    if (captionMatches(captions[best], labels[i])) i2tCons++;
+    if (captionMatches(named[best], labels[i])) i2tCons++;
   }
   for (let j = 0; j < n; j++) {
     let best = 0;
     for (let i = 1; i < n; i++) if (sims[i * n + j] > sims[best * n + j]) best = i;
     if (best === j) t2iExact++;
-    if (captionMatches(captions[j], labels[best])) t2iCons++;
+    if (captionMatches(named[j], labels[best])) t2iCons++;
   }
   return { image_to_text_exact: i2tExact / n, image_to_text_consistent: i2tCons / n, text_to_image_exact: t2iExact / n, text_to_image_consistent: t2iCons / n };
 }

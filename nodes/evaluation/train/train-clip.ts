@@ -7,6 +7,7 @@ import type { Scalar, Tensor2D } from '@tensorflow/tfjs';
 import { initRuntime, tf } from '../../sdk/runtime.ts';
 import { matMulPlain } from '../../diffusion/ops/index.ts';
 import { ATTRIBUTES, type Attribute } from '../../world/concepts.ts';
+import { parsePrompt } from '../../world/captions.ts';
 import { mixSeed } from '../../world/rng.ts';
 import { renderBatch } from '../../world/render.ts';
 import { captionMatches, meanDirection, recallAt1, zeroShotAccuracy, zeroShotPrompts } from '../clip-eval.ts';
@@ -23,7 +24,8 @@ import { parseArgs, readCheckpoint, writeCheckpoint, writeModelCard } from './cl
 function consistencyTargets(batch: WorldBatch): { imageToText: Float32Array; textToImage: Float32Array } {
   const n = batch.n;
   const m = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m[i * n + j] = captionMatches(batch.captions[j], batch.labels[i]) ? 1 : 0;
+  const named = batch.captions.map((c) => parsePrompt(c));
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m[i * n + j] = captionMatches(named[j], batch.labels[i]) ? 1 : 0;
   const i2t = new Float32Array(n * n);
   const t2i = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {

@@ -67,12 +67,13 @@ async function main(): Promise<void> {
   await trainLoop({
     layout, flat, steps: Number(args.steps), lr: Number(args.lr), warmup: 50, weightDecay: 1e-4,
     loss: (w, step) => judgeLoss(w, cfg, trainBatch(Number(args.batch), Number(args.seed), step)),
-    after: (step, loss) => {
+    after: async (step, loss) => {
       avg = step === 0 ? loss : 0.98 * avg + 0.02 * loss;
       if ((step + 1) % 50 === 0) {
         const s = (Date.now() - t0) / 1000;
         const acc = (step + 1) % 250 === 0 ? ' ' + JSON.stringify(evaluateJudge(layout, flat, cfg, quick)) : '';
         console.log(`step ${step + 1} loss ${avg.toFixed(4)} ${(s / (step + 1)).toFixed(3)} s/step${acc}`);
+        await writeCheckpoint(String(args.checkpoint), flat, s + (resumed?.seconds ?? 0));
       }
     },
   });
