@@ -1,9 +1,11 @@
-// The `cadflow` command as a user runs it (real processes): run, validate, nodes, train; exit codes 0/1/2.
+// The `cadflow` command: run, validate, nodes, train; exit codes 0/1/2. A few cases spawn the real
+// command (bin/cadflow.js); the rest call the same main() in-process, which is much cheaper on 2 cores.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../server/commands.ts';
 import { REPO_ROOT } from '../../server/engine/registry.ts';
 import { BROKENPACK, TESTPACK } from './helpers.ts';
 
@@ -13,9 +15,12 @@ const CHAIN = join(REPO_ROOT, 'test/fixtures/workflows/chain.json');
 const FAILS = join(REPO_ROOT, 'test/fixtures/workflows/fails.json');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function cadflow(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+interface Outcome { code: number; stdout: string; stderr: string }
+
+/** The real command in its own process. */
+function spawnCadflow(args: string[]): Promise<Outcome> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/cadflow.js'), ...args], {
-    cwd: tmp, env: { ...process.env, CADFLOW_DATA: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: tmp, env: { ...process.env, CADFLOW_DATA: data }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -23,12 +28,31 @@ function cadflow(args: string[], env: Record<string, string> = {}): Promise<{ co
   child.stderr.on('data', (d) => { stderr += d; });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
+
+/** The same main() in-process, with stdout/stderr captured. */
+async function cadflow(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  let stdout = '';
+  let stderr = '';
+  const saved = { ...process.env };
+  Object.assign(process.env, { CADFLOW_DATA: data, ...env });
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => { stdout += `${a.join(' ')}\n`; });
+  const err = vi.spyOn(console, 'error').mockImplementation((...a) => { stderr += `${a.join(' ')}\n`; });
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => { stderr += String(chunk); return true; });
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    log.mockRestore();
+    err.mockRestore();
+    write.mockRestore();
+    process.env = saved;
+  }
+}
 const packs = ['--no-builtin', '--packs', TESTPACK];
 
 describe('cadflow run', () => {
   it('runs a workflow with --set, writes run.json and artifact files, prints the record with --json', async () => {
     const out = join(tmp, 'out1');
-    const r = await cadflow(['run', CHAIN, ...packs, '--set', 'a.value=5', '--set', 'slow.steps=4', '--out', out, '--json']);
+    const r = await spawnCadflow(['run', CHAIN, ...packs, '--set', 'a.value=5', '--set', 'slow.steps=4', '--out', out, '--json']);
     expect(r.stderr).toContain('done');
     expect(r.code).toBe(0);
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
@@ -46,7 +70,7 @@ describe('cadflow run', () => {
   });
 
   it('exits 1 on a failed run, naming the node', async () => {
-    const r = await cadflow(['run', FAILS, ...packs, '--out', join(tmp, 'out2')]);
+    const r = await spawnCadflow(['run', FAILS, ...packs, '--out', join(tmp, 'out2')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('bad (Fail)');
     expect(r.stderr).toContain('intentional failure');
@@ -63,7 +87,7 @@ describe('cadflow run', () => {
   it('exits 2 on bad input: invalid graph, unknown --set node, missing file, bad JSON, unknown command', async () => {
     const badJson = join(tmp, 'bad.json');
     writeFileSync(badJson, '{ nope');
-    const invalid = await cadflow(['run', CHAIN, ...packs, '--set', 'sum.offset="x"']);
+    const invalid = await spawnCadflow(['run', CHAIN, ...packs, '--set', 'sum.offset="x"']);
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain('sum: bad_param [offset]');
     const unknownNode = await cadflow(['run', CHAIN, ...packs, '--set', 'ghost.value=1']);
