@@ -186,10 +186,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     lastElapsedMark = Date.now();
     await saveCheckpoint(opts.checkpointPath, st, cfg, s);
     weightsSha256 = await exportModel(opts.outDir, st.ema, layout, cfg, { step: String(st.step), weights: 'ema', preset: s.preset });
-    const ema = reconstructionCheck(cfg, st.ema, layout);
-    const raw = reconstructionCheck(cfg, st.params, layout);
     const fmt = (r: Record<number, number>) => Object.entries(r).map(([t, e]) => `t${t}=${e.toFixed(4)}`).join(' ');
-    const line = `${final ? 'final ' : ''}checkpoint step=${st.step} elapsed=${formatDuration(st.elapsedMs)} x0-mse ema[${fmt(ema)}] raw[${fmt(raw)}]`;
+    const check = s.reconstructionCheck
+      ? ` x0-mse ema[${fmt(reconstructionCheck(cfg, st.ema, layout))}] raw[${fmt(reconstructionCheck(cfg, st.params, layout))}]`
+      : '';
+    const line = `${final ? 'final ' : ''}checkpoint step=${st.step} elapsed=${formatDuration(st.elapsedMs)}${check}`;
     log(line);
     print(line);
   };
