@@ -119,6 +119,16 @@ describe('attribution nodes', () => {
     expect((out.points as TableValue).rows).toHaveLength(10);
   });
 
+  it('ValidateAttribution passes=N validates on the first N batches only (J of those batches)', async () => {
+    const fitted = await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, batch: 2 }));
+    const a = fitted.attribution as AttributionValue;
+    expect(a.provenance.gradientPasses).toBe(2);
+    const out = await validateAttributionNode.execute(fakeCtx(), { model, attribution: a, edit_fraction: undefined }, validateParams.parse({ alphas: [0.1], masks: 4, passes: 1 }));
+    const j = (out.table as TableValue).rows[0]!.J as number;
+    expect(j).toBeGreaterThan(0);
+    expect(j).toBeLessThan(a.value);
+  });
+
   it('MaskComponents: random α, list and top-k as overlays; no tensor leaks', async () => {
     const before = tf.memory().numTensors;
     const r = await maskComponentsNode.execute(fakeCtx(), { model, attribution: undefined }, maskParams.parse({ alpha: 0.1, granularity: 'row' }));
