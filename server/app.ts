@@ -81,6 +81,24 @@ function tokenMatches(given: unknown, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * On loopback without a token, only requests addressed to a loopback name are served, and sockets only from
+ * pages of this server: a web page elsewhere cannot reach the API through DNS rebinding or a cross-site socket.
+ */
+function loopbackGuard(enabled: boolean) {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
+  const hostOk = (host: string | undefined) => !enabled || (!!host && names.has(host.replace(/:\d+$/, '')));
+  const originOk = (origin: string | undefined, host: string | undefined) => {
+    if (!enabled || origin === undefined) return true; // non-browser clients send no Origin
+    try {
+      return new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  };
+  return { hostOk, originOk };
+}
+
 function requestToken(req: Request): unknown {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice(7);
@@ -98,7 +116,12 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
 
   const app = express();
   const http = createHttpServer(app);
-  const io = new SocketServer(http, { maxHttpBufferSize: 1e5, serveClient: false });
+  const guard = loopbackGuard(LOOPBACK.has(host) && !token);
+  const io = new SocketServer(http, {
+    maxHttpBufferSize: 1e5,
+    serveClient: false,
+    allowRequest: (req, done) => done(null, guard.hostOk(req.headers.host) && guard.originOk(req.headers.origin, req.headers.host)),
+  });
   const emit: Emit = (event, payload) => {
     io.emit(event, payload);
   };
@@ -108,6 +131,10 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (!guard.hostOk(req.headers.host)) {
+      res.status(403).json({ error: 'this server answers only to a loopback host name' });
+      return;
+    }
     if (token && !tokenMatches(requestToken(req), token)) {
       res.status(401).json({ error: 'access token required (Authorization: Bearer <token> or ?token=)' });
       return;

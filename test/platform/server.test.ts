@@ -201,3 +201,32 @@ describe('access token', () => {
     }
   });
 });
+
+describe('loopback guard', () => {
+  it('refuses requests for another host name (DNS rebinding) and sockets from foreign pages', async () => {
+    const { request } = await import('node:http');
+    const status = (headers: Record<string, string>) => new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: t.server.port, path: '/api/health', headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(await status({ host: 'evil.example:80' })).toBe(403);
+    expect(await status({ host: `localhost:${t.server.port}` })).toBe(200);
+    const { io } = await import('socket.io-client');
+    const foreign = io(t.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { origin: 'http://evil.example' } });
+    await expect(new Promise((resolve, reject) => {
+      foreign.once('connect', () => resolve('connected'));
+      foreign.once('connect_error', reject);
+    })).rejects.toBeDefined();
+    foreign.close();
+    const own = io(t.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { origin: t.url } });
+    await expect(new Promise((resolve, reject) => {
+      own.once('connect', () => resolve('connected'));
+      own.once('connect_error', reject);
+    })).resolves.toBe('connected');
+    own.close();
+  });
+});
