@@ -169,7 +169,15 @@ export class Engine {
         status = 'cancelled';
         break;
       }
-      const sig = await this.signature(node, signatures, runId);
+      let sig: string;
+      try {
+        sig = await this.signature(node, signatures, runId);
+      } catch (err) { // a node's own signature() failed (e.g. a model file it hashes is missing)
+        status = 'error';
+        error = errorInfo(node.id, node.def, err);
+        finish(node.id, { status: 'error', ms: 0, cached: false, outputs: {}, error: error.message });
+        break;
+      }
       signatures.set(node.id, sig);
       const cacheable = node.def.cacheable !== false;
       const hit = cacheable ? this.cache.get(sig) : undefined;

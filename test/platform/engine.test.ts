@@ -166,6 +166,8 @@ describe('errors and cancel', () => {
     expect(run.record.nodes.after).toBeUndefined();
     const param = await h.run(wf({ f: { type: 'Fail', params: { mode: 'param', message: 'too big' } } }));
     expect(param.error).toMatchObject({ nodeId: 'f', kind: 'bad_param', param: 'message' });
+    const sig = await h.run(wf({ f: { type: 'Fail', params: { mode: 'signature', message: 'no file to hash' } } }));
+    expect(sig.error).toMatchObject({ nodeId: 'f', kind: 'node_error', message: expect.stringContaining('no file to hash') });
   });
 
   it('cancel mid-node stops at the next step and leaks no tensors', async () => {
@@ -238,7 +240,7 @@ describe('node packs', () => {
     const num = info.find((n) => n.type === 'Number')!;
     expect(num.params).toMatchObject({ type: 'object', properties: { value: { type: 'number', default: 0, minimum: -1e9, maximum: 1e9, description: 'the number' } } });
     const fail = info.find((n) => n.type === 'Fail')!;
-    expect(fail.params).toMatchObject({ properties: { mode: { enum: ['error', 'param'], default: 'error' } } });
+    expect(fail.params).toMatchObject({ properties: { mode: { enum: ['error', 'param', 'signature'], default: 'error' } } });
     expect(info.find((n) => n.type === 'Sum')!.inputs.values).toMatchObject({ type: 'NUMBER', multiple: true });
   });
 });
