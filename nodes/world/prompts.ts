@@ -57,7 +57,21 @@ function attributeOf(concept: string, concepts: WorldConcepts): Attribute | unde
   return undefined;
 }
 
-function templatePrompts(p: PromptsParams): { prompts: string[]; labels: Record<string, string>[] } {
+/** The values prompts are labelled with: the world's plus any the user added in the lists. */
+function labelConcepts(p: PromptsParams): WorldConcepts {
+  const chosen = chosenConcepts(p);
+  const out = {} as WorldConcepts;
+  for (const a of ATTRIBUTES) out[a] = [...new Set([...DEFAULT_CONCEPTS[a], ...chosen[a]])];
+  return out;
+}
+
+/** Exact labels of a prompt: what its words name, overridden by the values put into its slots. */
+function promptLabels(text: string, picked: Partial<SceneLabels>, concepts: WorldConcepts): Record<string, string> {
+  const all = { ...parsePrompt(text, concepts), ...picked };
+  return Object.fromEntries(ATTRIBUTES.filter((a) => all[a] !== undefined).map((a) => [a, all[a]!]));
+}
+
+function templatePrompts(p: PromptsParams, labelling: WorldConcepts): { prompts: string[]; labels: Record<string, string>[] } {
   const concepts = chosenConcepts(p);
   const slots = [...p.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
   for (const s of slots) {
@@ -97,8 +111,9 @@ function templatePrompts(p: PromptsParams): { prompts: string[]; labels: Record<
       picked[attr] = concepts[attr][k % sizes[j]!]!;
       k = Math.floor(k / sizes[j]!);
     }
-    prompts.push(fillTemplate(template, picked));
-    labels.push(Object.fromEntries(used.map((a) => [a, picked[a]!])));
+    const text = fillTemplate(template, picked);
+    prompts.push(text);
+    labels.push(promptLabels(text, picked, labelling));
   }
   return { prompts, labels };
 }
@@ -106,22 +121,15 @@ function templatePrompts(p: PromptsParams): { prompts: string[]; labels: Record<
 /** Builds the PROMPTS value (exported for tests and the CLI). */
 export function buildPrompts(p: PromptsParams): PromptsValue {
   const explicit = p.prompts.map((s) => s.trim()).filter(Boolean);
-  const fromTemplate = p.template.trim() ? templatePrompts(p) : { prompts: [], labels: [] };
+  const labelling = labelConcepts(p);
+  const fromTemplate = p.template.trim() ? templatePrompts(p, labelling) : { prompts: [], labels: [] };
   if (!p.template.trim() && p.concept.trim()) {
     throw new NodeParamError('concept', 'concept fills a template: set template, e.g. "{a} {colour} {shape} on {a} {background} background"');
   }
   const prompts = [...explicit, ...fromTemplate.prompts];
   if (prompts.length === 0) throw new NodeParamError('prompts', 'no prompts: give prompts and/or a template');
   if (prompts.length > MAX_PROMPTS) throw new NodeParamError('prompts', `${prompts.length} prompts (max ${MAX_PROMPTS})`);
-  // Explicit prompts are labelled with the world's values plus any values the user added in the lists.
-  const chosen = chosenConcepts(p);
-  const parseConcepts = Object.fromEntries(
-    ATTRIBUTES.map((a) => [a, [...new Set([...DEFAULT_CONCEPTS[a], ...chosen[a]])]]),
-  ) as unknown as WorldConcepts;
-  const labels = [
-    ...explicit.map((s) => parsePrompt(s, parseConcepts) as Record<string, string>),
-    ...fromTemplate.labels,
-  ];
+  const labels = [...explicit.map((s) => promptLabels(s, {}, labelling)), ...fromTemplate.labels];
   if (p.seeds.length && p.seeds.length !== prompts.length) {
     throw new NodeParamError('seeds', `${p.seeds.length} seeds for ${prompts.length} prompts`);
   }

@@ -80,6 +80,10 @@ describe('Prompts node', () => {
     expect(outlined.labels!.every((l) => l.style === 'outline')).toBe(true);
     const free = buildPrompts(params({ template: 'a painting in the style of {concept}', concept: 'Van Gogh', count: 2 }));
     expect(free.prompts).toEqual(['a painting in the style of Van Gogh', 'a painting in the style of Van Gogh']);
+    expect(free.labels).toEqual([{}, {}]);
+    // Words written into the template (or a world value in {concept}) are labelled too.
+    const literal = buildPrompts(params({ template: '{a} {colour} {concept} on a striped background', concept: 'heart', colours: ['red'] }));
+    expect(literal).toMatchObject({ prompts: ['a red heart on a striped background'], labels: [{ shape: 'heart', colour: 'red', background: 'striped' }] });
   });
 
   it('names the param in its errors', () => {
