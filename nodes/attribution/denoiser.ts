@@ -83,62 +83,65 @@ export async function runTrajectories(
   for (let start = 0; start < requests.length; start += opts.batch) {
     const ids = requests.slice(start, start + opts.batch).map((_, i) => start + i);
     let x = seededNoise(ids.map((i) => requests[i]!.seed), den.imageShape, 0);
-    let active = ids;
-    const stopAt = Math.max(...ids.map((i) => last[i]!));
-    for (let step = 0; step <= stopAt && step <= opts.steps; step++) {
-      opts.throwIfAborted?.();
-      const xData = (await x.data()) as Float32Array;
-      const per = xData.length / active.length;
-      active.forEach((id, row) => {
-        if (requests[id]!.record.includes(step)) {
-          latents.push({ request: id, step, t: step < opts.steps ? ts[step]! : -1, xt: xData.slice(row * per, (row + 1) * per) });
+    try {
+      let active = ids;
+      const stopAt = Math.max(...ids.map((i) => last[i]!));
+      for (let step = 0; step <= stopAt && step <= opts.steps; step++) {
+        opts.throwIfAborted?.();
+        const xData = (await x.data()) as Float32Array;
+        const per = xData.length / active.length;
+        active.forEach((id, row) => {
+          if (requests[id]!.record.includes(step)) {
+            latents.push({ request: id, step, t: step < opts.steps ? ts[step]! : -1, xt: xData.slice(row * per, (row + 1) * per) });
+          }
+        });
+        if (step === opts.steps) break;
+        // Drop trajectories that have recorded everything they need.
+        const keepRows = active.map((id, row) => (last[id]! > step ? row : -1)).filter((r) => r >= 0);
+        if (keepRows.length === 0) break;
+        if (keepRows.length < active.length) {
+          const kept = tf.gather(x, keepRows);
+          x.dispose();
+          x = kept as tf.Tensor4D;
+          active = keepRows.map((r) => active[r]!);
         }
-      });
-      if (step === opts.steps) break;
-      // Drop trajectories that have recorded everything they need.
-      const keepRows = active.map((id, row) => (last[id]! > step ? row : -1)).filter((r) => r >= 0);
-      if (keepRows.length === 0) break;
-      if (keepRows.length < active.length) {
-        const kept = tf.gather(x, keepRows);
+        const t = ts[step]!;
+        const tPrev = step + 1 < ts.length ? ts[step + 1]! : -1;
+        const useCfg = opts.cfg !== 1;
+        const next = tf.tidy(() => {
+          const n = active.length;
+          const c = tf.gather(cond, active.map((id) => requests[id]!.prompt)) as tf.Tensor3D;
+          const tsIn = new Array(useCfg ? 2 * n : n).fill(t);
+          const out = useCfg
+            ? den.predictOutput(weights, tf.concat([x, x]) as tf.Tensor4D, tsIn, tf.concat([c, tf.tile(uncond, [n, 1, 1])]) as tf.Tensor3D)
+            : den.predictOutput(weights, x, tsIn, c);
+          let guided = out;
+          if (useCfg) {
+            const [oc, ou] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+            guided = tf.add(ou, tf.mul(tf.sub(oc, ou), opts.cfg));
+          }
+          const tsN = new Array(n).fill(t);
+          let x0 = s.x0FromOutput(guided, x, tsN);
+          let eps: tf.Tensor4D;
+          if (s.config.clip_sample) {
+            x0 = tf.clipByValue(x0, -1, 1);
+            eps = s.epsFromX0(x0, x, tsN);
+          } else {
+            eps = s.epsFromOutput(guided, x, tsN);
+          }
+          const noise = opts.eta > 0 && tPrev >= 0 ? seededNoise(active.map((id) => requests[id]!.seed), den.imageShape, step + 1) : undefined;
+          return s.ddimStep(eps, x0, t, tPrev, opts.eta, noise);
+        });
+        unetSampleEvaluations += (useCfg ? 2 : 1) * active.length;
+        unetCalls++;
         x.dispose();
-        x = kept as tf.Tensor4D;
-        active = keepRows.map((r) => active[r]!);
+        x = next;
+        opts.onStep?.(step + 1, opts.steps);
+        await new Promise((r) => setImmediate(r));
       }
-      const t = ts[step]!;
-      const tPrev = step + 1 < ts.length ? ts[step + 1]! : -1;
-      const useCfg = opts.cfg !== 1;
-      const next = tf.tidy(() => {
-        const n = active.length;
-        const c = tf.gather(cond, active.map((id) => requests[id]!.prompt)) as tf.Tensor3D;
-        const tsIn = new Array(useCfg ? 2 * n : n).fill(t);
-        const out = useCfg
-          ? den.predictOutput(weights, tf.concat([x, x]) as tf.Tensor4D, tsIn, tf.concat([c, tf.tile(uncond, [n, 1, 1])]) as tf.Tensor3D)
-          : den.predictOutput(weights, x, tsIn, c);
-        let guided = out;
-        if (useCfg) {
-          const [oc, ou] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-          guided = tf.add(ou, tf.mul(tf.sub(oc, ou), opts.cfg));
-        }
-        const tsN = new Array(n).fill(t);
-        let x0 = s.x0FromOutput(guided, x, tsN);
-        let eps: tf.Tensor4D;
-        if (s.config.clip_sample) {
-          x0 = tf.clipByValue(x0, -1, 1);
-          eps = s.epsFromX0(x0, x, tsN);
-        } else {
-          eps = s.epsFromOutput(guided, x, tsN);
-        }
-        const noise = opts.eta > 0 && tPrev >= 0 ? seededNoise(active.map((id) => requests[id]!.seed), den.imageShape, step + 1) : undefined;
-        return s.ddimStep(eps, x0, t, tPrev, opts.eta, noise);
-      });
-      unetSampleEvaluations += (useCfg ? 2 : 1) * active.length;
-      unetCalls++;
+    } finally {
       x.dispose();
-      x = next;
-      opts.onStep?.(step + 1, opts.steps);
-      await new Promise((r) => setImmediate(r));
     }
-    x.dispose();
   }
   return { latents, unetSampleEvaluations, unetCalls };
 }

@@ -79,18 +79,23 @@ export async function eraseObjective(
     });
     const latents = traj.latents.filter((l) => l.t >= 0);
     const batches: PairBatch[] = [];
-    for (let start = 0; start < latents.length; start += plan.batch) {
-      hooks.throwIfAborted?.();
-      const chunk = latents.slice(start, start + plan.batch);
-      const ts = chunk.map((l) => l.t);
-      const batch = tf.tidy(() => {
-        const xt = tf.tensor4d(concatFloat(chunk.map((l) => l.xt)), [chunk.length, ...den.imageShape]);
-        const c = tf.gather(cond, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D;
-        // The stop-gradient target: the unconditional prediction of the unedited model at the same (x_t, t).
-        const target = den.predictEps(weights, xt, ts, tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D);
-        return { xt, cond: c, target };
-      });
-      batches.push({ ...batch, ts });
+    try {
+      for (let start = 0; start < latents.length; start += plan.batch) {
+        hooks.throwIfAborted?.();
+        const chunk = latents.slice(start, start + plan.batch);
+        const ts = chunk.map((l) => l.t);
+        const batch = tf.tidy(() => {
+          const xt = tf.tensor4d(concatFloat(chunk.map((l) => l.xt)), [chunk.length, ...den.imageShape]);
+          const c = tf.gather(cond, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D;
+          // The stop-gradient target: the unconditional prediction of the unedited model at the same (x_t, t).
+          const target = den.predictEps(weights, xt, ts, tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D);
+          return { xt, cond: c, target };
+        });
+        batches.push({ ...batch, ts });
+      }
+    } catch (err) {
+      batches.forEach((b) => tf.dispose([b.xt, b.cond, b.target]));
+      throw err;
     }
     return pairObjective('erase', den, batches, {
       prompts: plan.prompts, seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,

@@ -76,6 +76,15 @@ describe('attribution nodes', () => {
     await expect(fitAttributionNode.execute(fakeCtx(ac.signal), { model, components: undefined }, fitParams.parse(fitSmall))).rejects.toBeInstanceOf(CancelledError);
   });
 
+  it('FitAttribution cancelled mid-way (after the first gradient pass) frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const ac = new AbortController();
+    const ctx = fakeCtx(ac.signal);
+    ctx.progress = () => ac.abort();
+    await expect(fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse({ ...fitSmall, batch: 2 }))).rejects.toBeInstanceOf(CancelledError);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('Erase: exact per-matrix counts, reversible overlay; baselines zero the same number of weights', async () => {
     const cad = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05 }));
     const report = cad.report as TableValue;

@@ -32,8 +32,8 @@ export function requireAttribution(value: unknown, model?: ModelHandle): Attribu
   const a = value as AttributionValue | undefined;
   if (!a || !(a.scores instanceof Map)) throw new NodeInputError('attribution', 'expected an ATTRIBUTION');
   if (model) {
+    const names = new Set(model.paramNames());
     for (const m of a.set.matrices) {
-      const names = new Set(model.paramNames());
       if (!names.has(m.name)) throw new NodeInputError('attribution', `the model has no parameter ${m.name}: attribution made for another model`);
       if (model.paramShape(m.name).join(',') !== m.shape.join(',')) throw new NodeInputError('attribution', `${m.name} has another shape in this model`);
     }
