@@ -6,7 +6,7 @@ import { CancelledError, NodeInputError, NodeParamError } from '../../nodes/sdk/
 import { initRuntime, tf, type BackendInfo } from '../../nodes/sdk/runtime.ts';
 import { OutputCache, ValueRefs, type CacheLimits } from './cache.ts';
 import type { NodeRegistry } from './registry.ts';
-import { summarizeOutput } from './summary.ts';
+import { summarizeOutput, withImageArtifacts } from './summary.ts';
 import { validateWorkflow, type Plan, type PlannedNode, type ValidationError } from './validate.ts';
 import type { Workflow } from './schema.ts';
 
@@ -218,7 +218,7 @@ export class Engine {
       }
       const ms = Math.round((performance.now() - t0) * 100) / 100;
       const values = Object.fromEntries(Object.keys(node.def.outputs).map((k) => [k, produced![k]]));
-      const summaries = Object.fromEntries(Object.entries(values).map(([k, val]) => [k, summarizeOutput(node.def, k, val)]));
+      const summaries = withImageArtifacts(node.def, Object.fromEntries(Object.entries(values).map(([k, val]) => [k, summarizeOutput(node.def, k, val)])), artifacts);
       if (cacheable) {
         this.cache.pin(sig);
         pinned.push(sig);

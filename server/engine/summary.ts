@@ -1,5 +1,5 @@
 // Default output summaries by socket type (run.json, node:output). Small by design: lists are capped.
-import type { AnyNodeDef } from '../../nodes/sdk/define.ts';
+import type { AnyNodeDef, ArtifactRef } from '../../nodes/sdk/define.ts';
 import type { ImagesValue, PromptsValue, ScoresValue, TableValue } from '../../nodes/sdk/values.ts';
 
 const MAX_ITEMS = 256;
@@ -64,4 +64,19 @@ export function summarizeOutput(def: AnyNodeDef, name: string, value: unknown): 
     } catch { /* fall through to the default */ }
   }
   return defaultSummary(def.outputs[name]?.type ?? '', value);
+}
+
+/**
+ * IMAGES summaries point at the PNGs the node wrote (a grid and/or each image), so run.json alone says
+ * where to look. Applied after the node ran, when its artifacts are known.
+ */
+export function withImageArtifacts(def: AnyNodeDef, summaries: Record<string, unknown>, artifacts: ArtifactRef[]): Record<string, unknown> {
+  const pngs = artifacts.filter((a) => a.mime === 'image/png').map(({ id, name }) => ({ id, name }));
+  if (!pngs.length) return summaries;
+  const out = { ...summaries };
+  for (const [name, spec] of Object.entries(def.outputs)) {
+    const s = out[name];
+    if (spec.type === 'IMAGES' && s && typeof s === 'object' && !Array.isArray(s) && !('artifacts' in s)) out[name] = { ...s, artifacts: pngs };
+  }
+  return out;
 }

@@ -209,6 +209,13 @@ describe('tensor hygiene', () => {
     expect(tf.memory().numTensors).toBe(cached);
   });
 
+  it('an IMAGES summary lists the PNG artifacts its node wrote', async () => {
+    const run = await h.run(tensorGraph(123));
+    expect(run.summary('pass', 'images')).toMatchObject({ shape: [2, 8, 8, 3], artifacts: [{ name: 'grid.png', id: expect.stringMatching(/^[0-9a-f]{64}$/) }] });
+    expect(run.summary('noise', 'images')).not.toHaveProperty('artifacts');
+    run.release();
+  });
+
   it('LRU eviction disposes evicted tensors, but not values still shared with a kept entry', async () => {
     h.close();
     h = await createHarness({ packs: [testpack], cache: { maxEntries: 3 } });
