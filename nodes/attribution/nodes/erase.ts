@@ -101,7 +101,9 @@ export const eraseNode = defineNode({
     const what = attr.objective === 'amplify' ? 'amplify' : 'erase';
     const concept = (attr.provenance.plan as FitPlan | undefined)?.concept ?? '';
     const methodLabel = params.method === 'cad' ? 'CAD' : params.method;
-    const label = `${methodLabel} ${what} '${concept}' (${params.selection}, ${params.sign}, ρ=${params.rho}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
+    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}`;
+    const how = params.method === 'cad' ? ruleText : `count matched to CAD ${ruleText}`;
+    const label = `${methodLabel} ${what} '${concept}' (${how}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
     const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
     const edited = model.withOverlay(weightMaskOverlay(weightMasks, shapes, { mode: 'zero' }, label));
     ctx.log(label);
