@@ -26,7 +26,7 @@ export interface ArtifactRef {
 export interface NodeContext {
   readonly runId: string;
   readonly nodeId: string;
-  /** Aborted when the run is cancelled or the client disconnects a run it owns. */
+  /** Aborted when the run is cancelled (POST /api/runs/:id/cancel, Ctrl-C in `cadflow run`, server shutdown). */
   readonly signal: AbortSignal;
   /** Report progress of long work (value of max), e.g. sampler steps or gradient passes. */
   progress(value: number, max: number, label?: string): void;
