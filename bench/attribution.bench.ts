@@ -1,7 +1,7 @@
 // Attribution figures on a shipped model (figures, not pass/fail):
 //   cost      FitAttribution (erase) wall time, UNet passes and peak RSS, reuse vs paper mode
 //   validate  estimator validation: Pearson r per α with the shuffled-score control
-//   sweep     ρ sweep of per-row CAD-Erase: weights zeroed, ΔJ, and (with the judge) erase/keep accuracy
+//   sweep     ρ sweep of per-row CAD-Erase: weights zeroed, held-out J of the concept and of --keep, (with the judge) erase/keep accuracy
 //   erase     CAD-Erase and every baseline per concept through EvaluateErasure's protocol
 // Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
 //      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
@@ -89,11 +89,15 @@ async function evaluate(models: { name: string; handle: ModelHandle }[], concept
   })), [protocol], { ...jc, chunk: 32, referenceRow: false });
 }
 
-async function sweep(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number }) {
+async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number }) {
   const { attr } = await fit(model, o);
-  // ΔJ on a held-out objective (other seeds) so the sweep does not only measure the fitted inputs.
-  const heldOut = await buildObjective(model, { ...(attr.provenance.plan as FitPlan), seed: 1000 });
+  // ΔJ on a held-out objective (other seeds) so the sweep does not only measure the fitted inputs, and the same
+  // for another concept of the attribute (what the edit should leave alone).
+  const plan = attr.provenance.plan as FitPlan;
+  const heldOut = await buildObjective(model, { ...plan, seed: 1000 });
+  const other = await buildObjective(model, { ...plan, concept: o.keepConcept, seed: 1000 });
   const j0 = evaluateObjective(heldOut, model.weights());
+  const k0 = evaluateObjective(other, model.weights());
   const rows = [];
   for (const rho of [0.01, 0.02, 0.05, 0.1, 0.2]) {
     let out;
@@ -105,12 +109,14 @@ async function sweep(model: ModelHandle, o: { concept: string; samples: number; 
     }
     const edited = out.model as ModelHandle;
     const j = evaluateObjective(heldOut, edited.weights());
+    const k = evaluateObjective(other, edited.weights());
     const total = (out.report as TableValue).rows.at(-1)!;
     const ev = await evaluate([{ name: `rho ${rho}`, handle: edited }], o.concept, o.perValue, o.captions, o.steps);
-    rows.push({ rho, weights_zeroed: total.weights_zeroed, fraction: total.fraction, heldout_J_ratio: j / j0, ...(ev[0] ? { erase_acc: ev[0].erase_acc, keep_acc: ev[0].keep_acc, fd: ev[0].fd } : {}) });
+    rows.push({ rho, weights_zeroed: total.weights_zeroed, fraction: total.fraction, heldout_J_ratio: j / j0, [`${o.keepConcept}_J_ratio`]: k / k0, ...(ev[0] ? { erase_acc: ev[0].erase_acc, keep_acc: ev[0].keep_acc, fd: ev[0].fd } : {}) });
     edited.dispose();
   }
   heldOut.dispose();
+  other.dispose();
   return rows;
 }
 
@@ -147,7 +153,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       model: { type: 'string', default: 'shapes-tiny' }, concepts: { type: 'string', default: 'circle' },
       samples: { type: 'string', default: '8' }, timesteps: { type: 'string', default: '10' }, steps: { type: 'string', default: '25' },
       masks: { type: 'string', default: '100' }, 'per-value': { type: 'string', default: '10' }, captions: { type: 'string', default: '40' },
-      rho: { type: 'string', default: '0.05' },
+      rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' },
     },
   });
   const backend = await initRuntime();
@@ -162,7 +168,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho') });
     console.table(r.rows);
     console.log(`validation wall ms: ${r.ms}`);
-  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, perValue: num('per-value'), captions: num('captions') }));
+  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, keepConcept: values.keep!, perValue: num('per-value'), captions: num('captions') }));
   else if (cmd === 'erase') {
     console.table(await eraseAll(model, {
       concepts: values.concepts!.split(','), samples: base.samples, timesteps: base.timesteps, steps: base.steps,
