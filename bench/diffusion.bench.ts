@@ -2,7 +2,7 @@
 // batch 2, a training step at batch 32 (one thread, and data-parallel on 2 worker_threads), resident memory idle
 // with the model loaded and peak while sampling 64 images. With --torch, runs bench/torch_reference.py on the same
 // safetensors (ε within 1e-3) and prints the ratios.
-// Run: npx tsx bench/diffusion.bench.ts [--model shapes-tiny] [--torch]   (`npm run bench` uses the defaults)
+// Run: npx tsx bench/diffusion.bench.ts [--model shapes-tiny] [--torch] [--skip-train]   (`npm run bench`: defaults)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,7 @@ async function timeIt(f: () => Tensor | Tensor[], reps: number): Promise<number>
 }
 
 export default async function bench(argv: string[] = []): Promise<BenchFigure[]> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', default: 'shapes-tiny' }, torch: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', default: 'shapes-tiny' }, torch: { type: 'boolean', default: false }, 'skip-train': { type: 'boolean', default: false } } });
   const modelName = values.model!;
   await initRuntime();
   const rssBefore = process.memoryUsage().rss;
@@ -86,7 +86,7 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
   // Training step at batch 32: one thread, then 2 worker_threads (sustained over the run, after a warm-up step).
   const preset = (modelName === 'shapes-micro' ? 'micro' : 'tiny') as PresetName;
   const root = mkdtempSync(join(tmpdir(), 'cadflow-bench-'));
-  for (const workers of [0, 2]) {
+  for (const workers of values['skip-train'] ? [] : [0, 2]) {
     const r = await train({
       settings: { ...TRAIN_PRESETS[preset], batch: 32, steps: 6, workers, checkpointSeconds: 1e9, reconstructionCheck: false },
       outDir: join(root, `w${workers}`), checkpointPath: join(root, `w${workers}.ckpt`), logPath: join(root, 'log'), resume: false, print: () => {},
