@@ -22,6 +22,8 @@ import { loadJudge } from '../nodes/evaluation/judge.ts';
 import { loadClip } from '../nodes/evaluation/clip.ts';
 import { buildObjective, type FitPlan } from '../nodes/attribution/plan.ts';
 import { evaluateObjective } from '../nodes/attribution/attribution.ts';
+import { selectForErase } from '../nodes/attribution/selection.ts';
+import { pearson } from '../nodes/attribution/stats.ts';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 
@@ -45,10 +47,12 @@ async function fit(model: ModelHandle, o: Record<string, unknown>): Promise<{ at
   return { attr: out.attribution as AttributionValue, ms: Date.now() - t0 };
 }
 
-export async function cost(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number }) {
+export async function cost(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; rho: number }) {
   const rows = [];
+  const fitted: AttributionValue[] = [];
   for (const mode of ['reuse', 'paper'] as const) {
     const { attr, ms } = await fit(model, { ...o, mode });
+    fitted.push(attr);
     const d = (attr.provenance.objective as Record<string, number>);
     rows.push({
       mode, wall_ms: ms, setup_ms: (attr.provenance.wallMs as { setup: number }).setup,
@@ -57,6 +61,18 @@ export async function cost(model: ModelHandle, o: { concept: string; samples: nu
       J: attr.value, peak_rss_mb: peakRssMb(),
     });
   }
+  // What reuse mode changes: agreement of the two attributions and of the weights CAD-Erase picks from them.
+  const [reuse, paper] = fitted as [AttributionValue, AttributionValue];
+  const flat = (a: AttributionValue) => Float32Array.from(a.set.matrices.flatMap((m) => Array.from(a.scores.get(m.name)!)));
+  const rule = { rho: o.rho, selection: 'per-row', sign: 'positive', rounding: 'floor' } as const;
+  const picked = (a: AttributionValue) => {
+    const sel = selectForErase(a.set, a.scores, rule).selected;
+    return new Set(a.set.matrices.flatMap((m) => [...sel.get(m.name)!.keys()].filter((i) => sel.get(m.name)![i]).map((i) => `${m.name}:${i}`)));
+  };
+  const [pr, pp] = [picked(reuse), picked(paper)];
+  const shared = [...pr].filter((k) => pp.has(k)).length;
+  console.log(`reuse vs paper: Pearson of scores ${pearson(flat(reuse), flat(paper))}; CAD per-row ρ=${o.rho} selections ` +
+    `${pr.size} vs ${pp.size} weights, ${shared} shared (Jaccard ${shared / (pr.size + pp.size - shared)})`);
   return rows;
 }
 
@@ -143,7 +159,7 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
 export default async function bench(): Promise<void> {
   await initRuntime();
   const model = await loadModel('shapes-micro', MODELS);
-  console.table(await cost(model, { concept: 'circle', samples: 8, timesteps: 10, steps: 25 }));
+  console.table(await cost(model, { concept: 'circle', samples: 8, timesteps: 10, steps: 25, rho: 0.05 }));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -163,7 +179,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`model ${values.model} (${model.weightsHash.slice(0, 12)}), backend ${backend.backend}, ${JSON.stringify(values)}`);
   const cmd = positionals[0] ?? 'cost';
   const t0 = Date.now();
-  if (cmd === 'cost') console.table(await cost(model, base));
+  if (cmd === 'cost') console.table(await cost(model, { ...base, rho: num('rho') }));
   else if (cmd === 'validate') {
     const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho') });
     console.table(r.rows);
