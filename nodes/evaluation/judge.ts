@@ -20,7 +20,8 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   image_size: 32,
   trunk: {
     unshuffle: true,
-    layers: [{ channels: 48, stride: 1 }, { channels: 96, stride: 2 }, { channels: 96, stride: 1 }, { channels: 128, stride: 2 }],
+    // Sized to train in minutes on a small share of 2 cores: the full-resolution work is at 16×16 after unshuffle.
+    layers: [{ channels: 32, stride: 1 }, { channels: 64, stride: 2 }, { channels: 96, stride: 2 }, { channels: 128, stride: 1 }],
     groups: 8,
   },
   attributes: { ...DEFAULT_CONCEPTS },

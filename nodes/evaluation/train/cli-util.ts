@@ -17,6 +17,16 @@ export function parseArgs(argv: string[], defaults: Record<string, string | numb
   return out;
 }
 
+/** The command as run, without --history (which the card prints on its own line). */
+export function commandLine(script: string, argv: string[]): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--history') { i++; continue; }
+    kept.push(argv[i]);
+  }
+  return ['npx tsx', script, ...kept].join(' ');
+}
+
 export interface ModelCard {
   title: string;
   what: string;
@@ -33,7 +43,8 @@ export async function writeModelCard(dir: string, card: ModelCard): Promise<void
     `# ${card.title}`, '', card.what, '',
     '## How it was trained', '', '```', card.command, '```', '',
     `Wall time: ${(card.trainSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'} ` +
-      '(TensorFlow.js wasm backend, one thread, niced, sharing the machine with other jobs).', '',
+      '(TensorFlow.js wasm backend, one thread, sharing the machine with the shipped diffusion model\'s training and ' +
+      'other jobs, so wall time is far above CPU time).', '',
     '## Data', '', card.data, '',
     '## Metrics (measured by the training script)', '', '```json', JSON.stringify(card.metrics, null, 2), '```', '',
     '## Files', '', `- \`model.safetensors\` sha256 \`${card.sha256}\``, '- `config.json`: architecture and class names', '',

@@ -18,7 +18,7 @@ import type { Weights } from '../networks.ts';
 import { initParams, mapOf, tensorsOf, type ParamLayout } from '../params.ts';
 import { heldOutSet, trainBatch, type WorldBatch } from './data.ts';
 import { trainLoop } from './loop.ts';
-import { parseArgs, readCheckpoint, writeCheckpoint, writeModelCard } from './cli-util.ts';
+import { commandLine, parseArgs, readCheckpoint, writeCheckpoint, writeModelCard } from './cli-util.ts';
 
 /** Row-normalised soft targets: targets[i][j] ∝ caption j describes image i. */
 function consistencyTargets(batch: WorldBatch): { imageToText: Float32Array; textToImage: Float32Array } {
@@ -90,7 +90,7 @@ export function evaluateClip(layout: ParamLayout, flat: Float32Array, cfg: ClipC
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), {
-    steps: 600, batch: 128, lr: 2e-3, seed: 2, out: 'models/shapes-clip', heldout: 1000, init: '', checkpoint: '.tmp/eval/clip',
+    steps: 500, batch: 64, lr: 3e-3, seed: 2, out: 'models/shapes-clip', heldout: 1000, fdsets: 1000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/clip',
   });
   const backend = await initRuntime();
   const cfg = defaultClipConfig();
@@ -121,16 +121,18 @@ async function main(): Promise<void> {
   const result = evaluateClip(layout, flat, cfg, heldOut);
   // FD's sampling noise: two disjoint sets of clean renders (FD between them is what "no difference" measures).
   const d = cfg.embed_dim;
-  const refA = renderBatch(1000, mixSeed(Number(args.seed), 0xfd01));
-  const refB = renderBatch(1000, mixSeed(Number(args.seed), 0xfd02));
-  const ea = embed(layout, flat, cfg, { ...refA, n: 1000 }, []).img;
-  const eb = embed(layout, flat, cfg, { ...refB, n: 1000 }, []).img;
-  const fdNoise = frechetDistance(ea, 1000, eb, 1000, d);
-  const fdHalf = frechetDistance(ea.subarray(0, 500 * d), 500, eb.subarray(0, 500 * d), 500, d);
+  const nRef = Number(args.fdsets);
+  const refA = renderBatch(nRef, mixSeed(Number(args.seed), 0xfd01));
+  const refB = renderBatch(nRef, mixSeed(Number(args.seed), 0xfd02));
+  const ea = embed(layout, flat, cfg, { ...refA, n: nRef }, []).img;
+  const eb = embed(layout, flat, cfg, { ...refB, n: nRef }, []).img;
+  const half = Math.floor(nRef / 2);
+  const fdNoise = frechetDistance(ea, nRef, eb, nRef, d);
+  const fdHalf = frechetDistance(ea.subarray(0, half * d), half, eb.subarray(0, half * d), half, d);
   const metrics = {
     heldout_pairs: heldOut.n, zero_shot_accuracy: result.zero_shot_accuracy, recall_at_1: result.recall_at_1,
-    fd_between_disjoint_render_sets: { n1000_vs_1000: fdNoise, n500_vs_500: fdHalf },
-    train_seconds: Math.round(trainSeconds), steps: Number(args.steps), batch: Number(args.batch), params: layout.size,
+    fd_between_disjoint_render_sets: { [`n${nRef}_vs_${nRef}`]: fdNoise, [`n${half}_vs_${half}`]: fdHalf },
+    train_seconds: Math.round(trainSeconds), steps: Number(args.trained) + Number(args.steps), batch: Number(args.batch), params: layout.size,
     backend: backend.backend,
   };
   console.log(JSON.stringify(metrics, null, 2));
@@ -141,7 +143,8 @@ async function main(): Promise<void> {
       `linear to ${d}; text tower = word-level tokenizer over the world vocabulary, 1 pre-LN transformer block (width ` +
       `${cfg.text.width}, one head), mean pool, linear to ${d}. Embeddings are unit-norm; CLIP score = 100·max(cos, 0) ` +
       '(torchmetrics); FD is computed on the image embeddings.',
-    command: `nice -n 10 npx tsx nodes/evaluation/train/train-clip.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    // --history describes the run a --init checkpoint came from (e.g. a run stopped early to meet a deadline).
+    command: (args.history ? `${args.history}\n` : '') + commandLine('nodes/evaluation/train/train-clip.ts', process.argv.slice(2)),
     data: 'Procedural world renders with their captions (nodes/world renderBatch + captionFor: several templates, some ' +
       'naming only part of the scene), a fresh batch every step, images augmented as for the judge. Loss: symmetric ' +
       `softmax cross-entropy at temperature ${cfg.temperature} with soft targets over every caption consistent with an ` +

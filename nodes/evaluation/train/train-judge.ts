@@ -11,7 +11,7 @@ import type { Weights } from '../networks.ts';
 import { initParams, mapOf, tensorsOf, type ParamLayout } from '../params.ts';
 import { heldOutSet, labelIndices, trainBatch, type WorldBatch } from './data.ts';
 import { trainLoop } from './loop.ts';
-import { parseArgs, readCheckpoint, writeCheckpoint, writeModelCard } from './cli-util.ts';
+import { commandLine, parseArgs, readCheckpoint, writeCheckpoint, writeModelCard } from './cli-util.ts';
 
 /** Mean over heads of softmax cross-entropy. */
 export function judgeLoss(w: Weights, cfg: JudgeConfig, batch: WorldBatch): Scalar {
@@ -51,7 +51,7 @@ export function evaluateJudge(layout: ParamLayout, flat: Float32Array, cfg: Judg
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), {
-    steps: 1200, batch: 64, lr: 2e-3, seed: 1, out: 'models/shapes-judge', heldout: 2000, init: '', checkpoint: '.tmp/eval/judge',
+    steps: 800, batch: 64, lr: 3e-3, seed: 1, out: 'models/shapes-judge', heldout: 2000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/judge',
   });
   const backend = await initRuntime();
   const cfg = DEFAULT_JUDGE_CONFIG;
@@ -88,16 +88,17 @@ async function main(): Promise<void> {
   }
   const metrics = {
     heldout_images: heldOut.n, heldout_accuracy: clean, heavy_noise_accuracy: noisy,
-    train_seconds: Math.round(trainSeconds), steps: Number(args.steps), batch: Number(args.batch), params: layout.size,
+    train_seconds: Math.round(trainSeconds), steps: Number(args.trained) + Number(args.steps), batch: Number(args.batch), params: layout.size,
     backend: backend.backend,
   };
   console.log(JSON.stringify(metrics, null, 2));
   const sha = await saveEvalModel(String(args.out), cfg, layout, flat, metrics);
   await writeModelCard(String(args.out), {
     title: 'shapes-judge',
-    what: 'A small CNN (space-to-depth 2×2, 4 conv 3×3 layers with GroupNorm + SiLU, global average pool) with one softmax head per world ' +
+    what: 'A small CNN (space-to-depth 2×2, 4 conv 3×3 layers of 32/64/96/128 channels at 16/8/4/4 px — downsampling by 2×2 average pool — with GroupNorm + SiLU, global average pool) with one softmax head per world ' +
       `attribute (${ATTRIBUTES.join(', ')}). It is the evaluation pack's classifier: erase/keep accuracies are what it sees.`,
-    command: `nice -n 10 npx tsx nodes/evaluation/train/train-judge.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    // --history describes the run a --init checkpoint came from (e.g. a run stopped early to meet a deadline).
+    command: (args.history ? `${args.history}\n` : '') + commandLine('nodes/evaluation/train/train-judge.ts', process.argv.slice(2)),
     data: 'Procedural world renders (nodes/world renderBatch, default concepts), a fresh batch every step, augmented ' +
       'with per-channel colour gain ±8% and offset ±0.04, 3×3 blur (p=0.3) and Gaussian noise σ∈[0,0.15] (p=0.6). ' +
       `Held-out: ${heldOut.n} clean renders from a separate seed stream.`,
