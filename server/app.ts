@@ -232,7 +232,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     }));
   });
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'no such endpoint')));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number; statusCode?: number; message?: string; body?: Record<string, unknown>; expose?: boolean };
     const status = e.status ?? e.statusCode ?? 500;
     if (status >= 500) {
@@ -241,6 +241,8 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
       return;
     }
     const body = err instanceof HttpError ? err.body : undefined;
+    // after a rejected upload, reusing the keep-alive socket races the client's pool (seen as ECONNRESET)
+    if (req.headers['content-length'] || req.headers['transfer-encoding']) res.setHeader('Connection', 'close');
     res.status(status).json({ error: e.message ?? 'bad request', ...body });
   });
 

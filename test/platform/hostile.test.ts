@@ -62,19 +62,23 @@ function hostileRequests(n: number): Req[] {
 describe('hostile requests', () => {
   it('answers 1,000 malformed requests with 4xx and stays healthy', async () => {
     const requests = hostileRequests(1000);
-    const statuses: { req: Req; status: number }[] = [];
+    const statuses: { req: Req; status: number; error?: string }[] = [];
     for (let i = 0; i < requests.length; i += 25) {
       const batch = requests.slice(i, i + 25);
       statuses.push(...await Promise.all(batch.map(async (req) => {
-        const res = await fetch(`${t.url}${req.path}`, {
-          method: req.method, body: req.body, headers: req.body ? { 'content-type': req.type ?? 'application/json' } : {},
-        });
-        await res.arrayBuffer();
-        return { req, status: res.status };
+        try {
+          const res = await fetch(`${t.url}${req.path}`, {
+            method: req.method, body: req.body, headers: req.body ? { 'content-type': req.type ?? 'application/json' } : {},
+          });
+          await res.arrayBuffer();
+          return { req, status: res.status };
+        } catch (err) {
+          return { req, status: -1, error: String((err as Error).cause ?? err) };
+        }
       })));
     }
     const bad = statuses.filter((s) => s.status < 400 || s.status >= 500);
-    expect(bad.map((b) => `${b.status} ${b.req.method} ${b.req.path} ${b.req.body?.slice(0, 80)}`)).toEqual([]);
+    expect(bad.map((b) => `${b.status} ${b.error ?? ''} ${b.req.method} ${b.req.path} ${b.req.body?.slice(0, 80)}`)).toEqual([]);
     expect(statuses).toHaveLength(1000);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     // still healthy: it answers and runs a real workflow
