@@ -120,6 +120,7 @@ async function observe(
 /** Evaluates every model on every protocol (one row per model × protocol; a reference row first if asked). */
 export async function evaluateErasure(models: EvaluatedModel[], protocols: ErasureProtocol[], o: ErasureEvalOptions): Promise<ErasureRow[]> {
   if (protocols.length === 0) throw new Error('evaluateErasure: no protocol');
+  if (o.signal?.aborted) throw new CancelledError();
   const chunk = Math.max(1, o.chunk ?? 32);
   const { judged, captions } = plan(protocols);
   const d = o.clip.config.embed_dim;
