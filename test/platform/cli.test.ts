@@ -16,6 +16,8 @@ const FAILS = join(REPO_ROOT, 'test/fixtures/workflows/fails.json');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface Outcome { code: number; stdout: string; stderr: string }
+/** A real `cadflow` process loads tsx and tfjs: seconds when idle, much longer on a busy 2-core machine. */
+const SPAWN_TIMEOUT = 300_000;
 
 /** The real command in its own process. */
 function spawnCadflow(args: string[]): Promise<Outcome> {
@@ -67,7 +69,7 @@ describe('cadflow run', () => {
     expect(readFileSync(join(out, 'pass', 'note.txt'), 'utf8')).toBe('passed');
     expect(JSON.parse(r.stdout)).toEqual(record);
     expect(existsSync(join(data, 'cadflow.db'))).toBe(true);
-  });
+  }, SPAWN_TIMEOUT);
 
   it('exits 1 on a failed run, naming the node', async () => {
     const r = await spawnCadflow(['run', FAILS, ...packs, '--out', join(tmp, 'out2')]);
@@ -75,7 +77,7 @@ describe('cadflow run', () => {
     expect(r.stderr).toContain('bad (Fail)');
     expect(r.stderr).toContain('intentional failure');
     expect(JSON.parse(readFileSync(join(tmp, 'out2', 'run.json'), 'utf8')).status).toBe('error');
-  });
+  }, SPAWN_TIMEOUT);
 
   it('runs only what --target needs', async () => {
     const out = join(tmp, 'out3');
@@ -97,7 +99,7 @@ describe('cadflow run', () => {
     expect((await cadflow(['validate', badJson, ...packs])).stderr).toContain('not valid JSON');
     expect((await cadflow(['frobnicate'])).code).toBe(2);
     expect((await cadflow(['run', CHAIN, '--bogus-flag', 'x'])).code).toBe(2);
-  });
+  }, SPAWN_TIMEOUT);
 });
 
 describe('cadflow validate and nodes', () => {

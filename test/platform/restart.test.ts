@@ -56,7 +56,7 @@ describe('restart', () => {
     const second = await serve();
     try {
       const watcher = await Client.connect(second.url);
-      await watcher.waitFor('run:done', (p) => p.runId === ids[2], 60_000);
+      await watcher.waitFor('run:done', (p) => p.runId === ids[2], 300_000);
       watcher.close();
       const runs = (await (await fetch(`${second.url}/api/runs`)).json()) as { runs: { runId: string; status: string }[] };
       const status = Object.fromEntries(runs.runs.map((r) => [r.runId, r.status]));
@@ -77,5 +77,5 @@ describe('restart', () => {
     } finally {
       second.child.kill('SIGTERM');
     }
-  });
+  }, 400_000); // two server start-ups: slow when the 2 cores are shared
 });
