@@ -47,12 +47,17 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
   const h = await loadModel(modelName, MODELS);
   const rssIdle = process.memoryUsage().rss;
   const figures: BenchFigure[] = [];
+  // Logged as soon as measured, so a run cut short still reports what it got.
+  const push = (f: BenchFigure) => {
+    figures.push(f);
+    console.log(`  [measured] ${f.name}: ${+f.value.toPrecision(5)} ${f.unit}`);
+  };
 
   // UNet call, 32 images with CFG (64 rows), no grad.
   const x32 = seededNoise(Array.from({ length: 64 }, (_, i) => i), [32, 32, 3]);
   const c32 = encodePrompts(h, Array.from({ length: 64 }, (_, i) => (i < 32 ? 'a red star on a striped background' : '')));
   const fwd = await timeIt(() => predictEps(h, x32, 500, c32), 5);
-  figures.push({ name: `${modelName} UNet forward, 32 images with CFG`, value: fwd, unit: 'ms' });
+  push({ name: `${modelName} UNet forward, 32 images with CFG`, value: fwd, unit: 'ms' });
 
   // Forward + backward w.r.t. every weight, batch 2.
   const names = h.paramNames();
@@ -65,7 +70,7 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
     })(names.map((n) => h.weights().get(n)!));
     return [value, ...grads];
   }, 5);
-  figures.push({ name: `${modelName} forward+backward (all weights), batch 2`, value: fb, unit: 'ms' });
+  push({ name: `${modelName} forward+backward (all weights), batch 2`, value: fb, unit: 'ms' });
 
   // Peak RSS while sampling 64 images (25 steps, CFG 3).
   let peak = process.memoryUsage().rss;
@@ -77,10 +82,10 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
   const sampleMs = performance.now() - t0;
   clearInterval(timer);
   imgs.dispose();
-  figures.push({ name: 'sample 64 images, 25 DDIM steps, CFG 3', value: sampleMs, unit: 'ms' });
-  figures.push({ name: 'RSS idle with the model loaded', value: rssIdle / 2 ** 20, unit: 'MiB', target: { op: '<', value: 400 } });
-  figures.push({ name: 'RSS before loading (runtime only)', value: rssBefore / 2 ** 20, unit: 'MiB' });
-  figures.push({ name: 'peak RSS sampling 64 images', value: peak / 2 ** 20, unit: 'MiB' });
+  push({ name: 'sample 64 images, 25 DDIM steps, CFG 3', value: sampleMs, unit: 'ms' });
+  push({ name: 'RSS idle with the model loaded', value: rssIdle / 2 ** 20, unit: 'MiB', target: { op: '<', value: 400 } });
+  push({ name: 'RSS before loading (runtime only)', value: rssBefore / 2 ** 20, unit: 'MiB' });
+  push({ name: 'peak RSS sampling 64 images', value: peak / 2 ** 20, unit: 'MiB' });
   tf.dispose([x32, c32, x2] as Tensor4D[]);
 
   // Training step at batch 32: one thread, then 2 worker_threads (sustained over the run, after a warm-up step).
@@ -91,7 +96,7 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
       settings: { ...TRAIN_PRESETS[preset], batch: 32, steps: 6, workers, checkpointSeconds: 1e9, reconstructionCheck: false },
       outDir: join(root, `w${workers}`), checkpointPath: join(root, `w${workers}.ckpt`), logPath: join(root, 'log'), resume: false, print: () => {},
     });
-    figures.push({ name: `training step, batch 32, ${workers ? `${workers} worker_threads` : 'one thread'}`, value: r.msPerStep, unit: 'ms', target: workers ? { op: '<', value: 500 } : undefined });
+    push({ name: `training step, batch 32, ${workers ? `${workers} worker_threads` : 'one thread'}`, value: r.msPerStep, unit: 'ms', target: workers ? { op: '<', value: 500 } : undefined });
   }
 
   if (values.torch) {
@@ -116,9 +121,9 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
     const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, number>;
     const ours: Record<string, number> = { forward_cfg32_ms: fwd, fwd_bwd_b2_ms: fb };
     for (const [k, v] of Object.entries(ref)) {
-      if (k in ours) figures.push({ name: `ratio cadflow/PyTorch(2 threads) ${k}`, value: ours[k] / v, unit: '×', target: { op: '<', value: 2 } });
-      else if (k === 'eps_max_abs_diff') figures.push({ name: 'max |ε cadflow − ε PyTorch|', value: v, unit: '', target: { op: '<', value: 1e-3 } });
-      else figures.push({ name: `PyTorch ${k}`, value: v, unit: 'ms' });
+      if (k in ours) push({ name: `ratio cadflow/PyTorch(2 threads) ${k}`, value: ours[k] / v, unit: '×', target: { op: '<', value: 2 } });
+      else if (k === 'eps_max_abs_diff') push({ name: 'max |ε cadflow − ε PyTorch|', value: v, unit: '', target: { op: '<', value: 1e-3 } });
+      else push({ name: `PyTorch ${k}`, value: v, unit: 'ms' });
     }
   }
   return figures;
