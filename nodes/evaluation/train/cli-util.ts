@@ -1,7 +1,9 @@
 // Argument parsing and model-card writing shared by the evaluation training scripts.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ParamLayout } from '../params.ts';
+import { existsSync } from 'node:fs';
+import { readSafetensors } from '../../diffusion/safetensors.ts';
+import { flatFrom, type ParamLayout } from '../params.ts';
 import { cpus } from 'node:os';
 
 /** `--key value` pairs over defaults; numbers stay strings until the caller converts them. */
@@ -63,7 +65,13 @@ export async function writeCheckpoint(path: string, flat: Float32Array, seconds:
   await rename(path + '.json.tmp', path + '.json');
 }
 
+/** A `.f32`/`.json` checkpoint, or a model folder (model.safetensors + metrics.json) to continue training from. */
 export async function readCheckpoint(path: string, layout: ParamLayout): Promise<{ flat: Float32Array; seconds: number }> {
+  if (existsSync(join(path, 'model.safetensors'))) {
+    const file = await readSafetensors(join(path, 'model.safetensors'));
+    const metrics = JSON.parse(await readFile(join(path, 'metrics.json'), 'utf8')) as { train_seconds?: number };
+    return { flat: flatFrom(layout, file.tensors, path), seconds: metrics.train_seconds ?? 0 };
+  }
   const meta = JSON.parse(await readFile(path + '.json', 'utf8')) as { size: number; seconds: number };
   if (meta.size !== layout.size) throw new Error(`${path}: checkpoint has ${meta.size} values, the network ${layout.size}`);
   const bytes = await readFile(path + '.f32');
