@@ -2,7 +2,7 @@
 // batch 2, a training step at batch 32 (one thread, and data-parallel on 2 worker_threads), resident memory idle
 // with the model loaded and peak while sampling 64 images. With --torch, runs bench/torch_reference.py on the same
 // safetensors (ε within 1e-3) and prints the ratios.
-// Run: npx tsx bench/diffusion.bench.ts [--model shapes-tiny] [--torch] [--skip-train]   (`npm run bench`: defaults)
+// Run: npx tsx bench/diffusion.bench.ts [--model shapes-tiny] [--torch] [--skip-train] [--skip-sample]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { initRuntime, tf } from '../nodes/sdk/runtime.ts';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { encodePrompts, loadModel, predictEps, sampleImages, tokenizerFor } from '../nodes/diffusion/api.ts';
+import { resolveModelDir } from '../nodes/diffusion/model-handle.ts';
 import { writeSafetensors } from '../nodes/diffusion/safetensors.ts';
 import { seededNoise } from '../nodes/diffusion/noise.ts';
 import { TRAIN_PRESETS } from '../nodes/diffusion/train/presets.ts';
@@ -40,12 +41,14 @@ async function timeIt(f: () => Tensor | Tensor[], reps: number): Promise<number>
 }
 
 export default async function bench(argv: string[] = []): Promise<BenchFigure[]> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', default: 'shapes-tiny' }, torch: { type: 'boolean', default: false }, 'skip-train': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', default: 'shapes-tiny' }, torch: { type: 'boolean', default: false }, 'skip-train': { type: 'boolean', default: false }, 'skip-sample': { type: 'boolean', default: false } } });
   const modelName = values.model!;
   await initRuntime();
   const rssBefore = process.memoryUsage().rss;
   const h = await loadModel(modelName, MODELS);
   const rssIdle = process.memoryUsage().rss;
+  // The folder itself: a running training may re-export a bundled model while this bench runs.
+  const modelDir = resolveModelDir(modelName, MODELS);
   const figures: BenchFigure[] = [];
   // Logged as soon as measured, so a run cut short still reports what it got.
   const push = (f: BenchFigure) => {
@@ -72,20 +75,22 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
   }, 5);
   push({ name: `${modelName} forward+backward (all weights), batch 2`, value: fb, unit: 'ms' });
 
-  // Peak RSS while sampling 64 images (25 steps, CFG 3).
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
-  const t0 = performance.now();
-  const imgs = await sampleImages(h, Array.from({ length: 64 }, () => 'a yellow circle on a dotted background'), Array.from({ length: 64 }, (_, i) => i), { steps: 25, cfg: 3 }, {
-    onStep: () => { peak = Math.max(peak, process.memoryUsage().rss); },
-  });
-  const sampleMs = performance.now() - t0;
-  clearInterval(timer);
-  imgs.dispose();
-  push({ name: 'sample 64 images, 25 DDIM steps, CFG 3', value: sampleMs, unit: 'ms' });
   push({ name: 'RSS idle with the model loaded', value: rssIdle / 2 ** 20, unit: 'MiB', target: { op: '<', value: 400 } });
   push({ name: 'RSS before loading (runtime only)', value: rssBefore / 2 ** 20, unit: 'MiB' });
-  push({ name: 'peak RSS sampling 64 images', value: peak / 2 ** 20, unit: 'MiB' });
+  // Peak RSS while sampling 64 images (25 steps, CFG 3).
+  if (!values['skip-sample']) {
+    let peak = process.memoryUsage().rss;
+    const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+    const t0 = performance.now();
+    const imgs = await sampleImages(h, Array.from({ length: 64 }, () => 'a yellow circle on a dotted background'), Array.from({ length: 64 }, (_, i) => i), { steps: 25, cfg: 3 }, {
+      onStep: () => { peak = Math.max(peak, process.memoryUsage().rss); },
+    });
+    const sampleMs = performance.now() - t0;
+    clearInterval(timer);
+    imgs.dispose();
+    push({ name: 'sample 64 images, 25 DDIM steps, CFG 3', value: sampleMs, unit: 'ms' });
+    push({ name: 'peak RSS sampling 64 images', value: peak / 2 ** 20, unit: 'MiB' });
+  }
   tf.dispose([x32, c32, x2] as Tensor4D[]);
 
   // Training step at batch 32: one thread, then 2 worker_threads (sustained over the run, after a warm-up step).
@@ -114,7 +119,7 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
       eps: { shape: [n, 32, 32, 3], data: ec.dataSync() as Float32Array },
     });
     tf.dispose([xc, ec]);
-    const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'torch_reference.py'), join(MODELS, modelName), check], {
+    const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'torch_reference.py'), modelDir, check], {
       env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, encoding: 'utf8',
     });
     if (py.status !== 0) throw new Error(`torch_reference.py failed: ${py.stderr}`);
