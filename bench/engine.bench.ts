@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connectClient } from 'socket.io-client';
-import { createHarness } from '../nodes/sdk/harness.ts';
+import { createHarness } from '../server/harness.ts';
 import { startServer } from '../server/app.ts';
 import { REPO_ROOT } from '../server/engine/registry.ts';
 import testpack from '../test/fixtures/testpack/index.ts';

@@ -2,7 +2,7 @@
 // caching, cancel, node errors, tensor hygiene, pack loading, params JSON Schema.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createHarness, type Harness } from '../../nodes/sdk/harness.ts';
+import { createHarness, type Harness } from '../../server/harness.ts';
 import { tf } from '../../nodes/sdk/runtime.ts';
 import { ValidationFailed } from '../../server/engine/engine.ts';
 import { loadRegistry, REPO_ROOT } from '../../server/engine/registry.ts';

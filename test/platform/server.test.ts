@@ -143,6 +143,18 @@ describe('live streaming', () => {
       late.close();
     }
   });
+
+  it('a client that disconnects mid-run loses nothing: the run finishes and its record is complete', async () => {
+    const leaving = await Client.connect(t.url);
+    const res = await t.api('/api/runs', { method: 'POST', json: { workflow: slow(20, 30, 'leaver') } });
+    const runId = res.body.runId;
+    await leaving.waitFor('node:progress', (p) => p.runId === runId && p.value >= 2);
+    leaving.close();
+    await client.waitFor('run:done', (p) => p.runId === runId);
+    const record = await t.api(`/api/runs/${runId}`);
+    expect(record.body).toMatchObject({ status: 'done', nodes: { slow: { status: 'done' } } });
+    expect((await t.api('/api/health')).status).toBe(200);
+  });
 });
 
 describe('queue', () => {

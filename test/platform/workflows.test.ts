@@ -15,7 +15,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createHarness, type Harness } from '../../nodes/sdk/harness.ts';
+import { createHarness, type Harness } from '../../server/harness.ts';
 import { REPO_ROOT } from '../../server/engine/registry.ts';
 import { readWorkflowFile } from '../../server/engine/workflow-file.ts';
 

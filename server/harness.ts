@@ -1,14 +1,13 @@
 // Headless harness for tests: run a workflow (file or object) through the real engine — the same
 // NodeContext implementation the server uses — and assert outputs, "did run" and "was cached".
-// (The one place under nodes/ that imports the server's engine: it is test tooling, not node code.)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, type RunListener, type RunRecord } from '../../server/engine/engine.ts';
-import { loadRegistry, MODELS_DIR, type NodeRegistry } from '../../server/engine/registry.ts';
-import { applyOverrides, readWorkflowFile } from '../../server/engine/workflow-file.ts';
-import { ArtifactStore } from '../../server/store/artifacts.ts';
-import type { NodePack } from './define.ts';
+import { Engine, type RunListener, type RunRecord } from './engine/engine.ts';
+import { loadRegistry, MODELS_DIR, type NodeRegistry } from './engine/registry.ts';
+import { applyOverrides, readWorkflowFile } from './engine/workflow-file.ts';
+import { ArtifactStore } from './store/artifacts.ts';
+import type { NodePack } from '../nodes/sdk/define.ts';
 
 export interface HarnessOptions {
   /** Packs given directly (e.g. a test pack); built-in packs are then loaded only if `builtin` is true. */
