@@ -1,5 +1,6 @@
 // Trains the shapes-judge on augmented world renders and writes models/shapes-judge (config, weights, metrics,
-// model card). Usage: tsx nodes/evaluation/train/train-judge.ts [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
+// model card). Usage: tsx nodes/evaluation/train/train-judge.ts [--steps N] [--batch N] [--lr X] [--warmup N] [--seed N] [--out DIR]
+// [--init CKPT|MODEL_DIR --trained N] [--eval-every N] (held-out accuracy on 500 renders every N steps, a multiple of 50)
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { initRuntime, tf } from '../../sdk/runtime.ts';
 import { ATTRIBUTES } from '../../world/concepts.ts';
@@ -51,7 +52,7 @@ export function evaluateJudge(layout: ParamLayout, flat: Float32Array, cfg: Judg
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), {
-    steps: 800, batch: 64, lr: 3e-3, seed: 1, out: 'models/shapes-judge', heldout: 2000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/judge',
+    steps: 800, batch: 64, lr: 3e-3, seed: 1, out: 'models/shapes-judge', heldout: 2000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/judge', 'eval-every': 250, warmup: 50,
   });
   const backend = await initRuntime();
   const cfg = DEFAULT_JUDGE_CONFIG;
@@ -65,13 +66,13 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   let avg = 0;
   await trainLoop({
-    layout, flat, steps: Number(args.steps), lr: Number(args.lr), warmup: 50, weightDecay: 1e-4,
+    layout, flat, steps: Number(args.steps), lr: Number(args.lr), warmup: Number(args.warmup), weightDecay: 1e-4,
     loss: (w, step) => judgeLoss(w, cfg, trainBatch(Number(args.batch), Number(args.seed), step)),
     after: async (step, loss) => {
       avg = step === 0 ? loss : 0.98 * avg + 0.02 * loss;
       if ((step + 1) % 50 === 0) {
         const s = (Date.now() - t0) / 1000;
-        const acc = (step + 1) % 250 === 0 ? ' ' + JSON.stringify(evaluateJudge(layout, flat, cfg, quick)) : '';
+        const acc = (step + 1) % Number(args['eval-every']) === 0 ? ' ' + JSON.stringify(evaluateJudge(layout, flat, cfg, quick)) : '';
         console.log(`step ${step + 1} loss ${avg.toFixed(4)} ${(s / (step + 1)).toFixed(3)} s/step${acc}`);
         await writeCheckpoint(String(args.checkpoint), flat, s + (resumed?.seconds ?? 0));
       }
