@@ -6,7 +6,8 @@ import { buildComponentSet, expandToWeights, type ComponentSet, type ParamSource
 import { randomMaskWithCounts, type MaskValue } from './masks.ts';
 import { countsPerMatrix, selectTopPerMatrix } from './selection.ts';
 import { objectiveWithMask } from './validation.ts';
-import { ridgeRegression, seededRandom } from './stats.ts';
+import { ridgeRegression } from './stats.ts';
+import { makeRng } from '../sdk/random.ts';
 
 export const BASELINES = ['random', 'magnitude', 'gradient', 'coar'] as const;
 export type Baseline = (typeof BASELINES)[number];
@@ -50,7 +51,7 @@ export async function fitCoar(
   const n = opts.masks;
   const d = set.totalComponents;
   const p = opts.keepProbability;
-  const rand = seededRandom(opts.seed);
+  const rand = makeRng(opts.seed);
   const x = new Float64Array(n * d);
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { tf } from '../sdk/runtime.ts';
 import type { WeightOverlay } from '../diffusion/handle.ts';
 import { expandToWeights, type ComponentSet } from './components.ts';
-import { sampleIndices, seededRandom } from './stats.ts';
+import { sampleIndices } from './stats.ts';
+import { makeRng } from '../sdk/random.ts';
 
 export type Ablation = { mode: 'zero' } | { mode: 'mean' } | { mode: 'scale'; k: number };
 
@@ -44,7 +45,7 @@ function countSelected(sel: ReadonlyMap<string, Uint8Array>): number {
 export function randomMask(set: ComponentSet, alpha: number, seed: number, ablation: Ablation = { mode: 'zero' }): MaskValue {
   const count = Math.round(alpha * set.totalComponents);
   const selected = emptySelection(set);
-  for (const g of sampleIndices(set.totalComponents, count, seededRandom(seed))) {
+  for (const g of sampleIndices(set.totalComponents, count, makeRng(seed))) {
     const { name, index } = locate(set, g);
     selected.get(name)![index] = 1;
   }
@@ -55,7 +56,7 @@ export function randomMask(set: ComponentSet, alpha: number, seed: number, ablat
 export function randomMaskWithCounts(
   set: ComponentSet, counts: ReadonlyMap<string, number>, seed: number, ablation: Ablation = { mode: 'zero' },
 ): MaskValue {
-  const rand = seededRandom(seed);
+  const rand = makeRng(seed);
   const selected = emptySelection(set);
   for (const m of set.matrices) {
     const sel = selected.get(m.name)!;

@@ -6,7 +6,7 @@
 import { tf } from '../sdk/runtime.ts';
 import type { GradientHooks, Objective } from './attribution.ts';
 import { runTrajectories, type Denoiser, type TrajectoryRequest } from './denoiser.ts';
-import { seededRandom } from './stats.ts';
+import { makeRng } from '../sdk/random.ts';
 
 interface PairBatch {
   xt: tf.Tensor4D;
@@ -128,7 +128,7 @@ export interface AmplifyPlan {
 export function amplifyObjective(den: Denoiser, plan: AmplifyPlan): Objective {
   const n = plan.images.shape[0];
   if (plan.prompts.length !== n) throw new Error(`${plan.prompts.length} prompts for ${n} images`);
-  const rand = seededRandom(plan.seed);
+  const rand = makeRng(plan.seed);
   const T = den.scheduler.T;
   const items: { image: number; t: number; seed: number }[] = [];
   for (let i = 0; i < n; i++) {

@@ -1,17 +1,5 @@
-// Small numeric helpers shared by masks, validation and baselines: a seeded PRNG, sampling without
-// replacement, Pearson correlation and a ridge/least-squares solver (Cholesky on the Gram matrix).
-
-/** mulberry32: a tiny deterministic PRNG in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Small numeric helpers shared by masks, validation and baselines: sampling without replacement,
+// Pearson correlation and a ridge/least-squares solver (Cholesky on the Gram matrix).
 
 /** `count` distinct indices of [0, n), uniformly at random (partial Fisher–Yates). */
 export function sampleIndices(n: number, count: number, rand: () => number): Uint32Array {

@@ -4,7 +4,8 @@
 import { tf } from '../sdk/runtime.ts';
 import { evaluateObjective, predictedDrop, type AttributionValue, type GradientHooks, type Objective } from './attribution.ts';
 import { ablatorsForMask, applyAblators, randomMask } from './masks.ts';
-import { pearson, seededRandom, shuffled } from './stats.ts';
+import { pearson, shuffled } from './stats.ts';
+import { makeRng } from '../sdk/random.ts';
 
 export interface ValidationPoint {
   alpha: number;
@@ -57,7 +58,7 @@ export async function validateAttribution(
     flat.set(attribution.scores.get(m.name)!, o);
     o += m.components;
   }
-  const perm = shuffled(flat, seededRandom(opts.seed ^ 0x5bd1e995));
+  const perm = shuffled(flat, makeRng(opts.seed ^ 0x5bd1e995));
   const control = new Map<string, Float32Array>();
   o = 0;
   for (const m of set.matrices) {

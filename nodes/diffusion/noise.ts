@@ -1,5 +1,6 @@
 // Deterministic Gaussian noise from integer seeds, independent of backend and batch composition:
 // image i's noise depends only on its own seed (and the stream index, e.g. the sampler step).
+import { makeRng } from '../sdk/random.ts';
 import { tf } from '../sdk/runtime.ts';
 import type { Tensor4D } from '@tensorflow/tfjs';
 
@@ -16,20 +17,9 @@ export function mixSeeds(...parts: number[]): number {
   return h >>> 0;
 }
 
-export function rngFrom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fills `out` with standard normals (Box–Muller) from a seeded stream. */
 export function fillGaussian(out: Float32Array, seed: number, offset = 0, count = out.length - offset): void {
-  const rng = rngFrom(seed);
+  const rng = makeRng(seed);
   for (let i = 0; i < count; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - rng()));
     const th = 2 * Math.PI * rng();

@@ -1,4 +1,7 @@
-// Seeded randomness for the world: a 32-bit hash to derive independent streams, and mulberry32 per stream.
+// Seeded randomness for the world: a 32-bit hash to derive independent streams, and mulberry32 (nodes/sdk/random.ts) per stream.
+import type { Rng } from '../sdk/random.ts';
+
+export { makeRng, type Rng } from '../sdk/random.ts';
 
 /** Mixes any number of integers into one well-spread uint32 (murmur3 finaliser per part). */
 export function mixSeed(...parts: number[]): number {
@@ -17,19 +20,6 @@ export function mixSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
-export type Rng = () => number;
-
-/** Uniform [0,1) stream from a uint32 seed (mulberry32). */
-export function makeRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)]!;

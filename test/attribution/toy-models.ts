@@ -3,14 +3,14 @@
 import { tf } from '../../nodes/sdk/runtime.ts';
 import type { ModelHandle, WeightOverlay } from '../../nodes/diffusion/handle.ts';
 import type { Objective } from '../../nodes/attribution/attribution.ts';
-import { seededRandom } from '../../nodes/attribution/stats.ts';
+import { makeRng } from '../../nodes/sdk/random.ts';
 
 export const W1 = 'down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.weight';
 export const W2 = 'down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.weight';
 export const OTHER = 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight';
 
 export function randomTensor(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const rand = seededRandom(seed);
+  const rand = makeRng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale), shape);
 }

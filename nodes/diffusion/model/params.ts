@@ -1,6 +1,7 @@
 // Parameters are declared where they are used: the network code asks a ParamSource for each weight by
 // (name, shape, init). Running the network once with an initialising source yields a fresh model; running
 // it with a weights Map reads (and shape-checks) trained or substituted tensors — one description, no twin list.
+import { makeRng } from '../../sdk/random.ts';
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor } from '@tensorflow/tfjs';
 
@@ -26,23 +27,12 @@ export class MapSource implements ParamSource {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Creates each weight on first request from a seeded stream (deterministic in seed and declaration order). */
 export class InitSource implements ParamSource {
   readonly created = new Map<string, Tensor>();
   private readonly rng: () => number;
   constructor(seed: number) {
-    this.rng = mulberry32(seed);
+    this.rng = makeRng(seed);
   }
   get(name: string, shape: number[], init: Init): Tensor {
     const existing = this.created.get(name);

@@ -6,7 +6,8 @@ import { renderBatch } from '../../world/render.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { textStates, unetOutput } from '../model/network.ts';
 import { Tokenizer } from '../model/tokenizer.ts';
-import { mixSeeds, rngFrom, seededNoise } from '../noise.ts';
+import { makeRng } from '../../sdk/random.ts';
+import { mixSeeds, seededNoise } from '../noise.ts';
 import { Scheduler } from '../scheduler.ts';
 import type { TrainSettings } from './presets.ts';
 
@@ -37,7 +38,7 @@ export function shardBatch(cfg: ModelConfig, s: TrainSettings, step: number, sha
   const sched = new Scheduler(cfg.scheduler);
   const seed = mixSeeds(s.seed, step, shard);
   const { pixels, captions } = renderBatch(n, seed);
-  const rng = rngFrom(mixSeeds(seed, 1));
+  const rng = makeRng(mixSeeds(seed, 1));
   const ts = Array.from({ length: n }, () => Math.min(sched.T - 1, Math.floor(rng() * sched.T)));
   const prompts = captions.map((c) => (rng() < s.captionDropout ? '' : c));
   const noiseSeeds = Array.from({ length: n }, (_, i) => mixSeeds(seed, 2, i));
