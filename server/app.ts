@@ -27,6 +27,8 @@ export interface ServerOptions {
   packDirs?: string[];
   bodyLimit?: string;
   log?: (line: string) => void;
+  /** Run once through the engine before queued runs resume, so its outputs sit in the cache (e.g. a LoadModel). */
+  warmup?: object;
 }
 
 export interface CadflowServer {
@@ -103,6 +105,19 @@ function requestToken(req: Request): unknown {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice(7);
   return req.query.token;
+}
+
+/** Runs the warm-up workflow outside the queue and history; a failure is reported, never fatal. */
+async function warmUp(engine: Engine, workflow: object, log: (line: string) => void): Promise<void> {
+  try {
+    const { record, release } = await engine.run(workflow, {});
+    release();
+    if (record.status !== 'done') throw new Error(record.error?.message ?? record.status);
+    const hashes = Object.entries(record.env.hashes ?? {}).map(([k, v]) => `${k} (sha256 ${String(v).slice(0, 12)})`);
+    log(`cadflow: preloaded ${hashes.join(', ') || 'the warm-up workflow'}`);
+  } catch (err) {
+    log(`cadflow: preload failed (the server runs without it): ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
@@ -261,6 +276,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
   const port = (http.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   for (const e of registry.packErrors) log(`cadflow: node pack ${e.pack} failed to load: ${e.message}`);
+  if (opts.warmup) await warmUp(engine, opts.warmup, log);
   manager.resume();
 
   return {

@@ -17,8 +17,9 @@ import { resolveInside } from './paths.ts';
 const USAGE = `usage: cadflow <command> [options]
 
 commands:
-  serve [--host 127.0.0.1] [--port 8188] [--token T]   start the server (another host needs an access token,
-                                                       generated and printed unless given)
+  serve [--host 127.0.0.1] [--port 8188] [--token T] [--model shapes-tiny|DIR|none]
+                                                       start the server with the model preloaded (another host
+                                                       needs an access token, generated and printed unless given)
   run <workflow.json> [--set node.param=value]… [--out DIR] [--target NODE]… [--json]
                                                        run a workflow; writes DIR/run.json and artifact files
   validate <workflow.json> [--set node.param=value]… [--json]   check a graph without running it
@@ -185,14 +186,21 @@ async function cmdRun(a: Args): Promise<number> {
   }
 }
 
+/** `serve` loads the default model (or --model NAME|DIR; `--model none` skips) once, so it is cached for every run. */
+function preloadWorkflow(a: Args): object | undefined {
+  const model = one(a, 'model') ?? 'shapes-tiny';
+  if (model === 'none' || a.flags.has('no-builtin')) return undefined;
+  return { format: 'cadflow.workflow', version: 1, name: 'preload', nodes: { load: { type: 'LoadModel', typeVersion: 1, params: { model } } }, meta: {} };
+}
+
 async function cmdServe(a: Args): Promise<number> {
-  checkFlags(a, ['host', 'port', 'token']);
+  checkFlags(a, ['host', 'port', 'token', 'model']);
   const port = Number(one(a, 'port') ?? 8188);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('--port must be 0-65535');
   const { startServer } = await import('./app.ts');
   const server = await startServer({
     dataDir: dataDir(a), host: one(a, 'host'), port, token: one(a, 'token') ?? process.env.CADFLOW_TOKEN,
-    builtinPacks: !a.flags.has('no-builtin'), packDirs: many(a, 'packs'),
+    builtinPacks: !a.flags.has('no-builtin'), packDirs: many(a, 'packs'), warmup: preloadWorkflow(a),
   });
   const b = server.engine.backend;
   console.log(`cadflow: backend ${b.backend} (${b.provider}), ${server.registry.types().length} node types, data ${dataDir(a)}`);

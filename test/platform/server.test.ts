@@ -184,6 +184,35 @@ describe('queue', () => {
   });
 });
 
+describe('warm-up', () => {
+  it('runs the warm-up workflow before serving, outside the history, and later runs reuse its cached outputs', async () => {
+    const logs: string[] = [];
+    const warm = await startTestServer({ warmup: wf({ n: { type: 'Number', params: { value: 41 } } }), log: (l) => logs.push(l) });
+    const c = await Client.connect(warm.url);
+    try {
+      expect(logs.some((l) => l.startsWith('cadflow: preloaded'))).toBe(true);
+      expect((await warm.api('/api/runs')).body.runs).toHaveLength(0);
+      const res = await warm.api('/api/runs', { method: 'POST', json: { workflow: wf({ other: { type: 'Number', params: { value: 41 } } }) } });
+      await c.waitFor('run:done', (p) => p.runId === res.body.runId);
+      expect(c.of(res.body.runId).some((e) => e.event === 'node:cached' && e.payload.nodeId === 'other')).toBe(true);
+    } finally {
+      c.close();
+      await warm.close();
+    }
+  });
+
+  it('a failing warm-up is reported and the server still serves', async () => {
+    const logs: string[] = [];
+    const warm = await startTestServer({ warmup: wf({ f: { type: 'Fail', params: { message: 'no model here' } } }), log: (l) => logs.push(l) });
+    try {
+      expect(logs.find((l) => l.startsWith('cadflow: preload failed'))).toMatch(/no model here/);
+      expect((await warm.api('/api/health')).status).toBe(200);
+    } finally {
+      await warm.close();
+    }
+  });
+});
+
 describe('access token', () => {
   it('with a token, REST and sockets without it are refused', async () => {
     const guarded = await startTestServer({ token: 'sesame-0123456789' });
