@@ -90,7 +90,7 @@ export function evaluateClip(layout: ParamLayout, flat: Float32Array, cfg: ClipC
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), {
-    steps: 500, batch: 64, lr: 3e-3, seed: 2, out: 'models/shapes-clip', heldout: 1000, fdsets: 1000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/clip',
+    steps: 5250, batch: 64, lr: 3e-3, seed: 2, out: 'models/shapes-clip', heldout: 1000, fdsets: 1000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/clip',
   });
   const backend = await initRuntime();
   const cfg = defaultClipConfig();

@@ -52,7 +52,7 @@ export function evaluateJudge(layout: ParamLayout, flat: Float32Array, cfg: Judg
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), {
-    steps: 800, batch: 64, lr: 3e-3, seed: 1, out: 'models/shapes-judge', heldout: 2000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/judge', 'eval-every': 250, warmup: 50,
+    steps: 2250, batch: 64, lr: 3e-3, seed: 1, out: 'models/shapes-judge', heldout: 2000, init: '', trained: 0, history: '', checkpoint: '.tmp/eval/judge', 'eval-every': 250, warmup: 50,
   });
   const backend = await initRuntime();
   const cfg = DEFAULT_JUDGE_CONFIG;
