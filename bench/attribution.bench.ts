@@ -5,6 +5,7 @@
 //   erase     CAD-Erase and every baseline per concept through EvaluateErasure's protocol
 // Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
 //      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
+//      [--alphas 0.1,0.05,0.025] (validate)
 // `npm run bench` calls the default export (cost on the micro model).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -76,12 +77,12 @@ export async function cost(model: ModelHandle, o: { concept: string; samples: nu
   return rows;
 }
 
-async function validate(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; masks: number; rho: number }) {
+async function validate(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; masks: number; rho: number; alphas?: number[] }) {
   const { attr } = await fit(model, o);
   const erased = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho }));
   const t0 = Date.now();
   const out = await validateAttributionNode.execute(benchCtx(), { model, attribution: attr, edit_fraction: erased.fraction as number },
-    validateParams.parse({ masks: o.masks }));
+    validateParams.parse({ masks: o.masks, ...(o.alphas ? { alphas: o.alphas } : {}) }));
   (erased.model as ModelHandle).dispose();
   return { rows: (out.table as TableValue).rows, ms: Date.now() - t0 };
 }
@@ -137,21 +138,30 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
 }
 
 async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number }) {
+  const jc = await judgeAndClip();
+  if (!jc) return [];
+  const sampler = (handle: ModelHandle) => (prompts: string[], seeds: number[]) => sampleImages(handle, prompts, seeds, { steps: o.steps, cfg: 3, eta: 0, batchSize: 32 });
+  const protocolOf = (concept: string) => erasureProtocol(concept, { size: 'full', perValue: o.perValue, captions: o.captions });
+  const evalOpts = { ...jc, chunk: 32, referenceRow: false };
+  // The unedited model's images of a value serve every concept (target for one, keep for the others): one pass.
+  let t0 = Date.now();
+  const original = await evaluateErasure([{ name: 'original', sample: sampler(model) }], o.concepts.map(protocolOf), evalOpts);
+  console.log(`original model on ${o.concepts.length} concepts: ${Date.now() - t0} ms`);
   const all = [];
   for (const concept of o.concepts) {
-    const t0 = Date.now();
+    t0 = Date.now();
     const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps });
-    const models = [{ name: 'original', handle: model }];
-    const zeroed: Record<string, unknown> = {};
+    const edited: { name: string; handle: ModelHandle; zeroed: number }[] = [];
     for (const method of ['cad', 'random', 'magnitude', 'gradient', 'coar'] as const) {
       const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks }));
-      models.push({ name: method, handle: out.model as ModelHandle });
-      zeroed[method] = (out.report as TableValue).rows.at(-1)!.weights_zeroed;
+      edited.push({ name: method, handle: out.model as ModelHandle, zeroed: Number((out.report as TableValue).rows.at(-1)!.weights_zeroed) });
     }
-    const rows = await evaluate(models, concept, o.perValue, o.captions, o.steps);
-    for (const r of rows) all.push({ concept, method: r.model, erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: zeroed[r.model] ?? 0 });
+    const rows = [original.find((r) => r.concept === concept)!, ...await evaluateErasure(edited.map((m) => ({ name: m.name, sample: sampler(m.handle) })), [protocolOf(concept)], evalOpts)];
+    const mine = rows.map((r) => ({ concept, method: r.model, erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: edited.find((m) => m.name === r.model)?.zeroed ?? 0 }));
     console.log(`${concept}: fit ${ms} ms, total ${Date.now() - t0} ms`);
-    for (const m of models.slice(1)) m.handle.dispose();
+    console.table(mine);
+    all.push(...mine);
+    for (const m of edited) m.handle.dispose();
   }
   return all;
 }
@@ -169,7 +179,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       model: { type: 'string', default: 'shapes-tiny' }, concepts: { type: 'string', default: 'circle' },
       samples: { type: 'string', default: '8' }, timesteps: { type: 'string', default: '10' }, steps: { type: 'string', default: '25' },
       masks: { type: 'string', default: '100' }, 'per-value': { type: 'string', default: '10' }, captions: { type: 'string', default: '40' },
-      rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' },
+      rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' },
     },
   });
   const backend = await initRuntime();
@@ -181,7 +191,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const t0 = Date.now();
   if (cmd === 'cost') console.table(await cost(model, { ...base, rho: num('rho') }));
   else if (cmd === 'validate') {
-    const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho') });
+    const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho'), alphas: values.alphas?.split(',').map(Number) });
     console.table(r.rows);
     console.log(`validation wall ms: ${r.ms}`);
   } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, keepConcept: values.keep!, perValue: num('per-value'), captions: num('captions') }));
