@@ -5,7 +5,7 @@
 //   erase     CAD-Erase and every baseline per concept through EvaluateErasure's protocol
 // Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
 //      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
-//      [--alphas 0.1,0.05,0.025] (validate)
+//      [--alphas 0.1,0.05,0.025] (validate) [--rhos 0.01,0.02,0.05,0.1,0.2] (sweep) [--selection per-row|per-matrix|global] (sweep, erase)
 // `npm run bench` calls the default export (cost on the micro model).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -106,7 +106,7 @@ async function evaluate(models: { name: string; handle: ModelHandle }[], concept
   })), [protocol], { ...jc, chunk: 32, referenceRow: false });
 }
 
-async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number }) {
+async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rhos: number[]; selection: string }) {
   const { attr } = await fit(model, o);
   // ΔJ on a held-out objective (other seeds) so the sweep does not only measure the fitted inputs, and the same
   // for another concept of the attribute (what the edit should leave alone).
@@ -116,10 +116,10 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
   const j0 = evaluateObjective(heldOut, model.weights());
   const k0 = evaluateObjective(other, model.weights());
   const rows = [];
-  for (const rho of [0.01, 0.02, 0.05, 0.1, 0.2]) {
+  for (const rho of o.rhos) {
     let out;
     try {
-      out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho }));
+      out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho, selection: o.selection }));
     } catch (err) {
       rows.push({ rho, weights_zeroed: 0, note: (err as Error).message.slice(0, 80) });
       continue;
@@ -137,7 +137,7 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
   return rows;
 }
 
-async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number }) {
+async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number; selection: string }) {
   const jc = await judgeAndClip();
   if (!jc) return [];
   const sampler = (handle: ModelHandle) => (prompts: string[], seeds: number[]) => sampleImages(handle, prompts, seeds, { steps: o.steps, cfg: 3, eta: 0, batchSize: 32 });
@@ -153,7 +153,7 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
     const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps });
     const edited: { name: string; handle: ModelHandle; zeroed: number }[] = [];
     for (const method of ['cad', 'random', 'magnitude', 'gradient', 'coar'] as const) {
-      const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks }));
+      const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks, selection: o.selection }));
       edited.push({ name: method, handle: out.model as ModelHandle, zeroed: Number((out.report as TableValue).rows.at(-1)!.weights_zeroed) });
     }
     const rows = [original.find((r) => r.concept === concept)!, ...await evaluateErasure(edited.map((m) => ({ name: m.name, sample: sampler(m.handle) })), [protocolOf(concept)], evalOpts)];
@@ -179,7 +179,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       model: { type: 'string', default: 'shapes-tiny' }, concepts: { type: 'string', default: 'circle' },
       samples: { type: 'string', default: '8' }, timesteps: { type: 'string', default: '10' }, steps: { type: 'string', default: '25' },
       masks: { type: 'string', default: '100' }, 'per-value': { type: 'string', default: '10' }, captions: { type: 'string', default: '40' },
-      rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' },
+      rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' }, rhos: { type: 'string', default: '0.01,0.02,0.05,0.1,0.2' },
+      selection: { type: 'string', default: 'per-row' },
     },
   });
   const backend = await initRuntime();
@@ -194,11 +195,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho'), alphas: values.alphas?.split(',').map(Number) });
     console.table(r.rows);
     console.log(`validation wall ms: ${r.ms}`);
-  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, keepConcept: values.keep!, perValue: num('per-value'), captions: num('captions') }));
+  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, keepConcept: values.keep!, perValue: num('per-value'), captions: num('captions'), rhos: values.rhos!.split(',').map(Number), selection: values.selection! }));
   else if (cmd === 'erase') {
     console.table(await eraseAll(model, {
       concepts: values.concepts!.split(','), samples: base.samples, timesteps: base.timesteps, steps: base.steps,
-      perValue: num('per-value'), captions: num('captions'), rho: num('rho'), masks: num('masks'),
+      perValue: num('per-value'), captions: num('captions'), rho: num('rho'), masks: num('masks'), selection: values.selection!,
     }));
   } else throw new Error(`unknown command ${cmd}`);
   console.log(`done in ${Date.now() - t0} ms; peak RSS ${peakRssMb()} MB; tensors ${tf.memory().numTensors}`);

@@ -13,8 +13,8 @@ import { buildObjective, type FitPlan } from '../plan.ts';
 import { selectForErase, type EraseSelection } from '../selection.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 
-/** Default ρ for per-row selection; see nodes/attribution/README.md for the sweep it comes from. */
-export const DEFAULT_RHO = 0.05;
+/** Default ρ for per-row selection: the shapes-tiny sweep in nodes/attribution/README.md (0.05 left a quarter of the target). */
+export const DEFAULT_RHO = 0.1;
 
 export const eraseParams = z.object({
   method: z.enum(['cad', ...BASELINES]).default('cad')
