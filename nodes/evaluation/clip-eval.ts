@@ -27,6 +27,25 @@ export function zeroShotPrompts(attribute: Attribute, value: string, concepts: W
   return [...out];
 }
 
+/** Every (attribute, value) of the concepts with its zero-shot prompts, in a fixed order. */
+export function zeroShotEntries(concepts: WorldConcepts): { attribute: Attribute; value: string; texts: string[] }[] {
+  return ATTRIBUTES.flatMap((attribute) => concepts[attribute].map((value) => ({ attribute, value, texts: zeroShotPrompts(attribute, value, concepts) })));
+}
+
+/** Class embeddings per attribute, from the embeddings of every entry's texts in entry order (`textEmb`, n × d). */
+export function zeroShotClasses(
+  entries: { attribute: Attribute; value: string; texts: string[] }[], textEmb: Float32Array, d: number,
+): Map<Attribute, { value: string; embedding: Float32Array }[]> {
+  const classes = new Map<Attribute, { value: string; embedding: Float32Array }[]>();
+  let offset = 0;
+  for (const e of entries) {
+    const embedding = meanDirection(textEmb.subarray(offset * d, (offset + e.texts.length) * d), e.texts.length, d);
+    offset += e.texts.length;
+    classes.set(e.attribute, [...(classes.get(e.attribute) ?? []), { value: e.value, embedding }]);
+  }
+  return classes;
+}
+
 function dot(a: Float32Array, i: number, b: Float32Array, j: number, d: number): number {
   let s = 0;
   for (let k = 0; k < d; k++) s += a[i * d + k] * b[j * d + k];

@@ -6,11 +6,11 @@
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs';
 import { initRuntime, tf } from '../../sdk/runtime.ts';
 import { matMulPlain } from '../../diffusion/ops/index.ts';
-import { ATTRIBUTES, type Attribute } from '../../world/concepts.ts';
+import { ATTRIBUTES } from '../../world/concepts.ts';
 import { parsePrompt } from '../../world/captions.ts';
 import { mixSeed } from '../../world/rng.ts';
 import { renderBatch } from '../../world/render.ts';
-import { captionMatches, meanDirection, recallAt1, zeroShotAccuracy, zeroShotPrompts } from '../clip-eval.ts';
+import { captionMatches, recallAt1, zeroShotAccuracy, zeroShotClasses, zeroShotEntries } from '../clip-eval.ts';
 import { clipLayout, defaultClipConfig, imageEmbeddings, textEmbeddings, type ClipConfig } from '../clip.ts';
 import { frechetDistance } from '../fd.ts';
 import { saveEvalModel } from '../model-files.ts';
@@ -72,18 +72,11 @@ function embed(layout: ParamLayout, flat: Float32Array, cfg: ClipConfig, set: Wo
 /** Zero-shot accuracy per attribute and recall@1 on held-out pairs. */
 export function evaluateClip(layout: ParamLayout, flat: Float32Array, cfg: ClipConfig, set: WorldBatch) {
   const d = cfg.embed_dim;
-  const prompts = ATTRIBUTES.flatMap((a) => cfg.concepts[a].map((v) => ({ a, v, texts: zeroShotPrompts(a, v, cfg.concepts) })));
-  const allTexts = [...set.captions, ...prompts.flatMap((p) => p.texts)];
-  const { img, txt } = embed(layout, flat, cfg, set, allTexts);
+  const entries = zeroShotEntries(cfg.concepts);
+  const { img, txt } = embed(layout, flat, cfg, set, [...set.captions, ...entries.flatMap((e) => e.texts)]);
   const captionEmb = txt.subarray(0, set.n * d);
-  let offset = set.n;
+  const classes = zeroShotClasses(entries, txt.subarray(set.n * d), d);
   const zeroShot: Record<string, number> = {};
-  const classes = new Map<Attribute, { value: string; embedding: Float32Array }[]>();
-  for (const p of prompts) {
-    const e = meanDirection(txt.subarray(offset * d, (offset + p.texts.length) * d), p.texts.length, d);
-    offset += p.texts.length;
-    classes.set(p.a, [...(classes.get(p.a) ?? []), { value: p.v, embedding: e }]);
-  }
   for (const a of ATTRIBUTES) zeroShot[a] = zeroShotAccuracy(img, set.labels, a, classes.get(a)!, d);
   return { zero_shot_accuracy: zeroShot, recall_at_1: recallAt1(img, captionEmb, set.labels, set.captions, d), imageEmbeddings: img };
 }
