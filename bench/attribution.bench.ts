@@ -87,23 +87,29 @@ async function validate(model: ModelHandle, o: { concept: string; samples: numbe
   return { rows: (out.table as TableValue).rows, ms: Date.now() - t0 };
 }
 
-async function judgeAndClip() {
-  try {
-    return { judge: await loadJudge('shapes-judge', MODELS), clip: await loadClip('shapes-clip', MODELS) };
-  } catch (err) {
-    console.log(`(no judge/CLIP: ${(err as Error).message})`);
-    return undefined;
-  }
+let judgeAndClipLoaded: Promise<{ judge: Awaited<ReturnType<typeof loadJudge>>; clip: Awaited<ReturnType<typeof loadClip>> } | undefined> | undefined;
+
+/** The judge and shapes-CLIP, loaded once per process (undefined when they are not shipped). */
+function judgeAndClip() {
+  judgeAndClipLoaded ??= (async () => {
+    try {
+      return { judge: await loadJudge('shapes-judge', MODELS), clip: await loadClip('shapes-clip', MODELS) };
+    } catch (err) {
+      console.log(`(no judge/CLIP: ${(err as Error).message})`);
+      return undefined;
+    }
+  })();
+  return judgeAndClipLoaded;
 }
 
-async function evaluate(models: { name: string; handle: ModelHandle }[], concept: string, perValue: number, captions: number, steps: number) {
+/** EvaluateErasure's protocol for `concepts` (a reduced size: perValue, captions; DDIM `steps`, CFG 3) on each model. */
+async function evaluate(models: { name: string; handle: ModelHandle }[], concepts: string[], o: { perValue: number; captions: number; steps: number }) {
   const jc = await judgeAndClip();
   if (!jc) return [];
-  const protocol = erasureProtocol(concept, { size: 'full', perValue, captions });
   return evaluateErasure(models.map((m) => ({
     name: m.name,
-    sample: (prompts, seeds) => sampleImages(m.handle, prompts, seeds, { steps, cfg: 3, eta: 0, batchSize: 32 }),
-  })), [protocol], { ...jc, chunk: 32, referenceRow: false });
+    sample: (prompts, seeds) => sampleImages(m.handle, prompts, seeds, { steps: o.steps, cfg: 3, eta: 0, batchSize: 32 }),
+  })), concepts.map((c) => erasureProtocol(c, { size: 'full', perValue: o.perValue, captions: o.captions })), { ...jc, chunk: 32, referenceRow: false });
 }
 
 async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rhos: number[]; selection: string }) {
@@ -128,7 +134,7 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
     const j = evaluateObjective(heldOut, edited.weights());
     const k = evaluateObjective(other, edited.weights());
     const total = (out.report as TableValue).rows.at(-1)!;
-    const ev = await evaluate([{ name: `rho ${rho}`, handle: edited }], o.concept, o.perValue, o.captions, o.steps);
+    const ev = await evaluate([{ name: `rho ${rho}`, handle: edited }], [o.concept], o);
     rows.push({ rho, weights_zeroed: total.weights_zeroed, fraction: total.fraction, heldout_J_ratio: j / j0, [`${o.keepConcept}_J_ratio`]: k / k0, ...(ev[0] ? { erase_acc: ev[0].erase_acc, keep_acc: ev[0].keep_acc, fd: ev[0].fd } : {}) });
     edited.dispose();
   }
@@ -138,14 +144,10 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
 }
 
 async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number; selection: string }) {
-  const jc = await judgeAndClip();
-  if (!jc) return [];
-  const sampler = (handle: ModelHandle) => (prompts: string[], seeds: number[]) => sampleImages(handle, prompts, seeds, { steps: o.steps, cfg: 3, eta: 0, batchSize: 32 });
-  const protocolOf = (concept: string) => erasureProtocol(concept, { size: 'full', perValue: o.perValue, captions: o.captions });
-  const evalOpts = { ...jc, chunk: 32, referenceRow: false };
+  if (!await judgeAndClip()) return [];
   // The unedited model's images of a value serve every concept (target for one, keep for the others): one pass.
   let t0 = Date.now();
-  const original = await evaluateErasure([{ name: 'original', sample: sampler(model) }], o.concepts.map(protocolOf), evalOpts);
+  const original = await evaluate([{ name: 'original', handle: model }], o.concepts, o);
   console.log(`original model on ${o.concepts.length} concepts: ${Date.now() - t0} ms`);
   const all = [];
   for (const concept of o.concepts) {
@@ -156,7 +158,7 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
       const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks, selection: o.selection }));
       edited.push({ name: method, handle: out.model as ModelHandle, zeroed: Number((out.report as TableValue).rows.at(-1)!.weights_zeroed) });
     }
-    const rows = [original.find((r) => r.concept === concept)!, ...await evaluateErasure(edited.map((m) => ({ name: m.name, sample: sampler(m.handle) })), [protocolOf(concept)], evalOpts)];
+    const rows = [original.find((r) => r.concept === concept)!, ...await evaluate(edited, [concept], o)];
     const mine = rows.map((r) => ({ concept, method: r.model, erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: edited.find((m) => m.name === r.model)?.zeroed ?? 0 }));
     console.log(`${concept}: fit ${ms} ms, total ${Date.now() - t0} ms`);
     console.table(mine);

@@ -20,7 +20,6 @@ export function mixSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
-
 export function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)]!;
 }
