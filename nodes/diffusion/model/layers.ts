@@ -57,10 +57,16 @@ export function attention(p: ParamSource, name: string, x: Tensor3D, context: Te
   return linear(p, `${name}.to_out.0`, attend(q, k, v, heads), dim, dim) as Tensor3D;
 }
 
-/** diffusers FeedForward with GEGLU: net.0.proj [8d, d] → hidden·gelu(gate) → net.2 [d, 4d]. */
+/**
+ * diffusers FeedForward with GEGLU: net.0.proj [2·4d, d] → hidden·gelu(gate) → net.2 [d, 4d]. The projection's
+ * weight is split (hidden rows, gate rows) rather than its output: splitting a small weight is cheap, while wasm
+ * slices a wide activation along its last axis element by element.
+ */
 export function feedForward(p: ParamSource, name: string, x: Tensor, dim: number): Tensor {
   const inner = 4 * dim;
-  const proj = linear(p, `${name}.net.0.proj`, x, dim, 2 * inner);
-  const [hidden, gate] = tf.split(proj, 2, -1);
-  return linear(p, `${name}.net.2`, tf.mul(hidden, gelu(gate)), inner, dim);
+  const w = p.get(`${name}.net.0.proj.weight`, [2 * inner, dim], { kind: 'uniform', fanIn: dim }) as Tensor2D;
+  const b = p.get(`${name}.net.0.proj.bias`, [2 * inner], { kind: 'uniform', fanIn: dim }) as Tensor1D;
+  const [wHidden, wGate] = tf.split(w, 2, 0) as [Tensor2D, Tensor2D];
+  const [bHidden, bGate] = tf.split(b, 2, 0) as [Tensor1D, Tensor1D];
+  return linear(p, `${name}.net.2`, tf.mul(dense(x, wHidden, bHidden), gelu(dense(x, wGate, bGate))), inner, dim);
 }

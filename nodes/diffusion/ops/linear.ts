@@ -2,6 +2,7 @@
 // matMuls that run ~10× slower on wasm than plain 2-D matMuls (PERFORMANCE-NOTES §1).
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs';
+import { batchedProduct } from './batched-matmul.ts';
 
 type Save = (t: Tensor[]) => void;
 
@@ -17,14 +18,17 @@ export const matMulPlain = tf.customGrad(((a: Tensor2D, b: Tensor2D, save: Save)
   };
 }) as any) as (a: Tensor2D, b: Tensor2D) => Tensor2D;
 
-/** Batched a [B,M,K] @ b [B,K,N] (attention); same explicit-transpose gradients. */
+/** Batched a [B,M,K] @ b [B,K,N] (attention); same explicit-transpose gradients, all on the fast batched product. */
 export const batchMatMul = tf.customGrad(((a: Tensor3D, b: Tensor3D, save: Save) => {
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
+    value: batchedProduct(a, b),
     gradFunc: (dy: Tensor3D, saved: Tensor[]) => {
       const [as, bs] = saved as [Tensor3D, Tensor3D];
-      return [tf.matMul(dy, tf.transpose(bs, [0, 2, 1])), tf.matMul(tf.transpose(as, [0, 2, 1]), dy)];
+      return [
+        batchedProduct(dy, tf.transpose(bs, [0, 2, 1]) as Tensor3D),
+        batchedProduct(tf.transpose(as, [0, 2, 1]) as Tensor3D, dy),
+      ];
     },
   };
 }) as any) as (a: Tensor3D, b: Tensor3D) => Tensor3D;
