@@ -11,6 +11,7 @@ import type { Weights } from './model/params.ts';
 import { Tokenizer } from './model/tokenizer.ts';
 import { seededNoise } from './noise.ts';
 import { Scheduler } from './scheduler.ts';
+import { autoSampleWorkers, samplePool } from './parallel/sample-pool.ts';
 
 export { loadModel, handleFromWeights } from './model-handle.ts';
 
@@ -81,6 +82,11 @@ export interface SampleOptions {
   eta?: number;
   /** Images per UNet call (memory bound); with CFG each call runs 2× this many. */
   batchSize?: number;
+  /**
+   * worker_threads to spread the images over (each its own wasm backend; results are bit-identical to one
+   * thread). Default: automatic (parallel/sample-pool.ts: 2 on wasm for 8 or more images); 0 or 1 = this thread.
+   */
+  workers?: number;
 }
 
 export interface SampleHooks {
@@ -96,8 +102,13 @@ export interface SampleHooks {
 export async function sampleImages(
   model: ModelLike, prompts: readonly string[], seeds: readonly number[], opts: SampleOptions = {}, hooks: SampleHooks = {},
 ): Promise<Tensor4D> {
-  const { config } = resolve(model);
+  const { config, weights } = resolve(model);
   if (seeds.length !== prompts.length) throw new Error(`sampleImages: ${seeds.length} seeds for ${prompts.length} prompts`);
+  const workers = Math.min(opts.workers ?? autoSampleWorkers(prompts.length), prompts.length);
+  if (workers > 1) {
+    const key = 'key' in model && typeof model.key === 'string' ? model.key : undefined;
+    return (await samplePool(workers)).sample({ config, weights, key }, prompts, seeds, opts, hooks);
+  }
   const steps = opts.steps ?? 25;
   const guidance = opts.cfg ?? 3;
   const eta = opts.eta ?? 0;

@@ -3,7 +3,7 @@
 // and the "noise a render, reconstruct x0 in one step, per t" check.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { initRuntime, tf } from '../../sdk/runtime.ts';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { renderBatch } from '../../world/render.ts';
@@ -16,6 +16,7 @@ import { FlatAdam } from '../ops/index.ts';
 import { exportModel, loadCheckpoint, saveCheckpoint, type TrainState, unflatten } from './checkpoint.ts';
 import { layoutOf, ShardGradients, type ParamLayout } from './gradients.ts';
 import type { TrainSettings } from './presets.ts';
+import { nextMessage, spawnTsWorker } from '../parallel/spawn.ts';
 
 export interface TrainOptions {
   settings: TrainSettings;
@@ -80,16 +81,6 @@ function formatDuration(ms: number): string {
   return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/**
- * A worker_thread running a .ts module: registers tsx's loader inside the worker first (a plain
- * `execArgv: ['--import', 'tsx']` does not reach worker module loading on Node 20).
- */
-export function spawnTsWorker(module: URL, workerData: unknown): Worker {
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
-}
-
 /** Gradient sources: worker_threads sharing parameter/gradient memory, or this thread. */
 interface GradientPool {
   /** Runs every shard for `step`; returns the summed loss and leaves each shard's gradient in its slot. */
@@ -100,12 +91,7 @@ interface GradientPool {
 async function workerPool(cfg: ModelConfig, layout: ParamLayout, s: TrainSettings, params: SharedArrayBuffer, grads: SharedArrayBuffer): Promise<GradientPool> {
   const shardSize = s.batch / s.workers;
   const workers = Array.from({ length: s.workers }, (_, shard) => spawnTsWorker(new URL('./worker.ts', import.meta.url), { cfg, layout, settings: s, shard, shardSize, params, grads }));
-  const next = (w: Worker) => new Promise<{ loss?: number; error?: string; ready?: boolean }>((res, rej) => {
-    const onMsg = (m: { loss?: number; error?: string; ready?: boolean }) => { w.off('error', onErr); res(m); };
-    const onErr = (e: Error) => { w.off('message', onMsg); rej(e); };
-    w.once('message', onMsg);
-    w.once('error', onErr);
-  });
+  const next = (w: Worker) => nextMessage<{ loss?: number; error?: string; ready?: boolean }>(w);
   await Promise.all(workers.map(next));
   return {
     async step(step) {

@@ -1,0 +1,275 @@
+// Data-parallel sampling on worker_threads, each with its own wasm backend (wasm runs one thread per backend).
+// The prompts are cut into one contiguous part per worker; each worker runs the ordinary single-thread
+// sampleImages on its part, so image i is bit-identical to the single-thread result (it depends only on its own
+// prompt, seed and options). Weights are sent to a worker once per model key. Per-step x0 previews are gathered
+// from all parts and handed to the caller's onStep in step order; cancellation reaches every worker.
+import { availableParallelism } from 'node:os';
+import { isMainThread, type Worker } from 'node:worker_threads';
+import { CancelledError } from '../../sdk/errors.ts';
+import { tf } from '../../sdk/runtime.ts';
+import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
+import type { SampleHooks, SampleOptions } from '../api.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { Weights } from '../model/params.ts';
+import { nextMessage, spawnTsWorker } from './spawn.ts';
+
+/** Below this many images one thread is as fast (spreading a tiny batch gains less than it costs). */
+export const MIN_POOL_IMAGES = 8;
+/** Idle workers are closed after this long (their wasm heaps hold a few hundred MB). */
+const IDLE_CLOSE_MS = 30_000;
+
+export interface PoolModel {
+  config: ModelConfig;
+  weights: Weights;
+  /** Identifies the weights (a handle's key); models without one are told apart by their weights Map. */
+  key?: string;
+}
+
+/** Messages a sampling worker sends. */
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'step'; chunk: number; step: number; steps: number; data: Float32Array }
+  | { type: 'done'; data: Float32Array; shape: number[] }
+  | { type: 'error'; message: string; cancelled: boolean };
+
+/** Messages a sampling worker receives. */
+export type WorkerRequest =
+  | { type: 'model'; key: string; config: ModelConfig; names: string[]; shapes: number[][]; data: Float32Array[] }
+  | { type: 'sample'; prompts: string[]; seeds: number[]; opts: SampleOptions; previews: boolean }
+  | { type: 'forward'; xt: Float32Array; xShape: number[]; ts: number[]; cond: Float32Array; condShape: number[] }
+  | { type: 'cancel' };
+
+/**
+ * Worker threads to use for sampling `n` images when the caller does not say: CADFLOW_SAMPLE_WORKERS if set,
+ * else 2 (or the core count, if smaller) on the wasm backend in the main thread for n ≥ MIN_POOL_IMAGES, else 0.
+ */
+export function autoSampleWorkers(n: number): number {
+  const env = process.env.CADFLOW_SAMPLE_WORKERS?.trim();
+  if (env) {
+    const v = Number(env);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`CADFLOW_SAMPLE_WORKERS=${env}: expected a whole number ≥ 0`);
+    return isMainThread ? v : 0;
+  }
+  if (!isMainThread || tf.getBackend() !== 'wasm' || n < MIN_POOL_IMAGES) return 0;
+  return Math.min(2, availableParallelism());
+}
+
+/** Contiguous [start, end) parts of n items over k workers, sizes differing by at most one; empty parts dropped. */
+export function splitParts(n: number, k: number): [number, number][] {
+  const parts: [number, number][] = [];
+  let start = 0;
+  for (let i = 0; i < k; i++) {
+    const size = Math.floor(n / k) + (i < n % k ? 1 : 0);
+    if (size > 0) parts.push([start, start + size]);
+    start += size;
+  }
+  return parts;
+}
+
+const anonymousKeys = new WeakMap<object, string>();
+let anonymousCount = 0;
+function keyOf(m: PoolModel): string {
+  if (m.key) return m.key;
+  let k = anonymousKeys.get(m.weights);
+  if (!k) anonymousKeys.set(m.weights, (k = `weights#${++anonymousCount}`));
+  return k;
+}
+
+export class SamplePool {
+  private readonly held: (string | undefined)[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly workers: Worker[], private readonly onClose: () => void) {
+    this.held = workers.map(() => undefined);
+    for (const w of workers) w.unref();
+    this.armIdleClose();
+  }
+
+  static async create(size: number, onClose: () => void = () => {}): Promise<SamplePool> {
+    const workers = Array.from({ length: size }, () => spawnTsWorker(new URL('./sample-worker.ts', import.meta.url), null));
+    try {
+      await Promise.all(workers.map((w) => nextMessage<WorkerReply>(w)));
+    } catch (err) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw err;
+    }
+    return new SamplePool(workers, onClose);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Samples like sampleImages (same options and hooks), spread over the workers. Caller owns the result. */
+  sample(model: PoolModel, prompts: readonly string[], seeds: readonly number[], opts: SampleOptions, hooks: SampleHooks = {}): Promise<Tensor4D> {
+    return this.exclusive(async () => {
+      if (hooks.signal?.aborted) throw new CancelledError();
+      const parts = splitParts(prompts.length, this.size);
+      const chunkSize = Math.max(1, opts.batchSize ?? 32);
+      const chunksOf = ([s, e]: [number, number]) => Math.ceil((e - s) / chunkSize);
+      const maxChunks = Math.max(...parts.map(chunksOf));
+      const image = model.config.cadflow.image_size;
+      const channels = model.config.cadflow.image_channels;
+      const onStep = hooks.onStep;
+      // Steps arrive per part; a (chunk, step) preview goes out once every part that has that chunk reported it.
+      const pending = new Map<string, Map<number, Float32Array>>();
+      let previews: Promise<void> = Promise.resolve();
+      const results = await this.run(model, parts, (p) => ({
+        type: 'sample', prompts: prompts.slice(...parts[p]), seeds: seeds.slice(...parts[p]),
+        opts: { ...opts, workers: 0 }, previews: Boolean(onStep),
+      }), hooks.signal, (p, msg, fail) => {
+        if (msg.type !== 'step' || !onStep) return;
+        const key = `${msg.chunk}:${msg.step}`;
+        const got = pending.get(key) ?? new Map<number, Float32Array>();
+        got.set(p, msg.data);
+        pending.set(key, got);
+        const expected = parts.filter((part) => chunksOf(part) > msg.chunk).length;
+        if (got.size < expected) return;
+        pending.delete(key);
+        previews = previews.then(async () => {
+          const order = [...got.keys()].sort((a, b) => a - b);
+          const n = order.reduce((s, k) => s + got.get(k)!.length, 0) / (image * image * channels);
+          const data = new Float32Array(n * image * image * channels);
+          let at = 0;
+          for (const k of order) { data.set(got.get(k)!, at); at += got.get(k)!.length; }
+          const x0 = tf.tensor4d(data, [n, image, image, channels]);
+          try {
+            await onStep(msg.step, x0, { steps: msg.steps, chunk: msg.chunk, chunks: maxChunks });
+          } finally {
+            x0.dispose();
+          }
+        }).catch((err) => fail(err));
+      });
+      await previews;
+      const total = prompts.length * image * image * channels;
+      const data = new Float32Array(total);
+      let at = 0;
+      for (const r of results) { data.set(r, at); at += r.length; }
+      return tf.tensor4d(data, [prompts.length, image, image, channels]);
+    });
+  }
+
+  /** The UNet's raw output for x_t [N,...], timesteps and text states, rows spread over the workers. */
+  unetOutput(model: PoolModel, xt: Tensor4D, ts: readonly number[], cond: Tensor3D): Promise<Tensor4D> {
+    return this.exclusive(async () => {
+      const n = xt.shape[0];
+      const parts = splitParts(n, this.size);
+      const x = xt.dataSync() as Float32Array;
+      const c = cond.dataSync() as Float32Array;
+      const xRow = x.length / n;
+      const cRow = c.length / n;
+      const results = await this.run(model, parts, (p) => {
+        const [s, e] = parts[p];
+        return {
+          type: 'forward', xt: x.slice(s * xRow, e * xRow), xShape: [e - s, ...xt.shape.slice(1)], ts: ts.slice(s, e),
+          cond: c.slice(s * cRow, e * cRow), condShape: [e - s, ...cond.shape.slice(1)],
+        };
+      });
+      const out = new Float32Array(results.reduce((s, r) => s + r.length, 0));
+      let at = 0;
+      for (const r of results) { out.set(r, at); at += r.length; }
+      return tf.tensor4d(out, [n, ...xt.shape.slice(1)] as [number, number, number, number]);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.onClose();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  /** One job at a time: each worker runs one request and its replies belong to it. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const job = this.queue.then(async () => {
+      if (this.closed) throw new Error('sampling pool is closed');
+      clearTimeout(this.idleTimer);
+      try {
+        return await f();
+      } finally {
+        this.armIdleClose();
+      }
+    });
+    this.queue = job.catch(() => {});
+    return job;
+  }
+
+  private armIdleClose(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.close(), IDLE_CLOSE_MS);
+    this.idleTimer.unref();
+  }
+
+  private sendModel(i: number, model: PoolModel): void {
+    const key = keyOf(model);
+    if (this.held[i] === key) return;
+    const names = [...model.weights.keys()];
+    const tensors = names.map((n) => model.weights.get(n)!);
+    this.workers[i].postMessage({
+      type: 'model', key, config: model.config, names, shapes: tensors.map((t) => [...t.shape]),
+      data: tensors.map((t) => t.dataSync() as Float32Array),
+    } satisfies WorkerRequest);
+    this.held[i] = key;
+  }
+
+  /**
+   * Sends part p's request to worker p and collects every worker's final reply (data of 'done'). On the first
+   * failure (a worker error, the signal, or `fail` from onReply) the other workers are cancelled, all final
+   * replies are still awaited (so none leaks into the next job), and that failure is thrown.
+   */
+  private async run(
+    model: PoolModel, parts: [number, number][], request: (p: number) => WorkerRequest, signal?: AbortSignal,
+    onReply?: (p: number, msg: WorkerReply, fail: (err: unknown) => void) => void,
+  ): Promise<Float32Array[]> {
+    let failure: unknown;
+    let crashed = false;
+    const active = parts.map((_, p) => this.workers[p]);
+    const fail = (err: unknown) => {
+      if (failure !== undefined) return;
+      failure = err;
+      for (const w of active) w.postMessage({ type: 'cancel' } satisfies WorkerRequest);
+    };
+    const onAbort = () => fail(new CancelledError());
+    signal?.addEventListener('abort', onAbort);
+    try {
+      const finals = active.map((w, p) => new Promise<Float32Array | undefined>((resolve) => {
+        w.ref();
+        const finish = (v: Float32Array | undefined) => {
+          w.off('message', onMsg); w.off('error', onErr); w.off('exit', onExit); w.unref();
+          resolve(v);
+        };
+        const onMsg = (msg: WorkerReply) => {
+          if (msg.type === 'done') finish(msg.data);
+          else if (msg.type === 'error') { fail(msg.cancelled ? new CancelledError() : new Error(`sampling worker: ${msg.message}`)); finish(undefined); }
+          else onReply?.(p, msg, fail);
+        };
+        const onErr = (err: Error) => { crashed = true; fail(err); finish(undefined); };
+        const onExit = (code: number) => { crashed = true; fail(new Error(`sampling worker exited (code ${code})`)); finish(undefined); };
+        w.on('message', onMsg); w.on('error', onErr); w.on('exit', onExit);
+        this.sendModel(p, model);
+        w.postMessage(request(p));
+      }));
+      const results = await Promise.all(finals);
+      if (crashed) void this.close();
+      if (failure !== undefined) throw failure;
+      return results as Float32Array[];
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+const shared = new Map<number, Promise<SamplePool>>();
+/** The process's pool of `size` sampling workers, started on first use and closed after a while idle. */
+export function samplePool(size: number): Promise<SamplePool> {
+  let p = shared.get(size);
+  if (!p) {
+    p = SamplePool.create(size, () => shared.delete(size));
+    shared.set(size, p);
+    p.catch(() => shared.delete(size));
+  }
+  return p;
+}
