@@ -1,6 +1,7 @@
-// Diffusion figures (not pass/fail): UNet forward at batch 32 with CFG, forward+backward w.r.t. all weights at
-// batch 2, a training step at batch 32 (one thread, and data-parallel on 2 worker_threads), resident memory idle
-// with the model loaded and peak while sampling 64 images. With --torch, runs bench/torch_reference.py on the same
+// Diffusion figures (not pass/fail): UNet forward at batch 32 with CFG (one thread, and spread over 2
+// worker_threads), forward+backward w.r.t. all weights at batch 2, a training step at batch 32 (one thread, and
+// data-parallel on 2 worker_threads), resident memory idle with the model loaded, and sampling 64 images on one
+// thread and on 2 worker_threads (time, images/s, peak RSS). With --torch, runs bench/torch_reference.py on the same
 // safetensors (ε within 1e-3) and prints the ratios.
 // Run: npx tsx bench/diffusion.bench.ts [--model shapes-tiny] [--torch] [--skip-train] [--skip-sample]
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initRuntime, tf } from '../nodes/sdk/runtime.ts';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
-import { encodePrompts, loadModel, predictEps, sampleImages, tokenizerFor } from '../nodes/diffusion/api.ts';
+import { encodePrompts, loadModel, predictEps, sampleImages, schedulerFor, tokenizerFor } from '../nodes/diffusion/api.ts';
+import { samplePool } from '../nodes/diffusion/parallel/sample-pool.ts';
 import { resolveModelDir } from '../nodes/diffusion/model-handle.ts';
 import { writeSafetensors } from '../nodes/diffusion/safetensors.ts';
 import { seededNoise } from '../nodes/diffusion/noise.ts';
@@ -24,6 +26,19 @@ const MODELS = join(import.meta.dirname, '..', 'models');
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+async function timeAsync(f: () => Promise<Tensor>, reps: number): Promise<number> {
+  tf.dispose(await f());
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const r = await f();
+    r.dataSync();
+    ms.push(performance.now() - t0);
+    r.dispose();
+  }
+  return median(ms);
 }
 
 async function timeIt(f: () => Tensor | Tensor[], reps: number): Promise<number> {
@@ -77,31 +92,52 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
 
   push({ name: 'RSS idle with the model loaded', value: rssIdle / 2 ** 20, unit: 'MiB', target: { op: '<', value: 400 } });
   push({ name: 'RSS before loading (runtime only)', value: rssBefore / 2 ** 20, unit: 'MiB' });
-  // Peak RSS while sampling 64 images (25 steps, CFG 3).
-  if (!values['skip-sample']) {
+
+  // Sampling 64 images (25 DDIM steps, CFG 3) on this thread, then on 2 worker_threads: time, images/s and peak
+  // RSS of the whole process (workers included). One thread runs first, before any worker exists.
+  const sampleRun = async (workers: number) => {
     let peak = process.memoryUsage().rss;
     const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
     const t0 = performance.now();
-    const imgs = await sampleImages(h, Array.from({ length: 64 }, () => 'a yellow circle on a dotted background'), Array.from({ length: 64 }, (_, i) => i), { steps: 25, cfg: 3 }, {
+    const imgs = await sampleImages(h, Array.from({ length: 64 }, () => 'a yellow circle on a dotted background'), Array.from({ length: 64 }, (_, i) => i), { steps: 25, cfg: 3, workers }, {
       onStep: () => { peak = Math.max(peak, process.memoryUsage().rss); },
     });
-    const sampleMs = performance.now() - t0;
+    const ms = performance.now() - t0;
     clearInterval(timer);
     imgs.dispose();
-    push({ name: 'sample 64 images, 25 DDIM steps, CFG 3', value: sampleMs, unit: 'ms' });
-    push({ name: 'peak RSS sampling 64 images', value: peak / 2 ** 20, unit: 'MiB' });
-  }
+    const label = workers ? `${workers} worker_threads` : 'one thread';
+    push({ name: `sample 64 images, 25 DDIM steps, CFG 3, ${label}`, value: ms, unit: 'ms' });
+    push({ name: `sampling images/s, ${label}`, value: 64 / (ms / 1000), unit: 'img/s' });
+    push({ name: `peak RSS sampling 64 images, ${label}`, value: peak / 2 ** 20, unit: 'MiB' });
+  };
+  if (!values['skip-sample']) await sampleRun(0);
+
+  // The same forward (32 images with CFG) spread over 2 worker_threads: "using both cores".
+  const pool = await samplePool(2);
+  const poolModel = { config: h.modelConfig, weights: h.weights(), key: h.key };
+  const ts64 = new Array(64).fill(500);
+  const fwd2 = await timeAsync(async () => {
+    const out = await pool.unetOutput(poolModel, x32, ts64, c32);
+    const eps = schedulerFor(h).epsFromOutput(out, x32, ts64);
+    out.dispose();
+    return eps;
+  }, 5);
+  push({ name: `${modelName} UNet forward, 32 images with CFG, 2 worker_threads`, value: fwd2, unit: 'ms' });
+  if (!values['skip-sample']) await sampleRun(2);
+  await pool.close();
   tf.dispose([x32, c32, x2] as Tensor4D[]);
 
-  // Training step at batch 32: one thread, then 2 worker_threads (sustained over the run, after a warm-up step).
+  // Training step at batch 32: one thread, then 2 worker_threads; median step after 2 warm-up steps.
   const preset = (modelName === 'shapes-micro' ? 'micro' : 'tiny') as PresetName;
   const root = mkdtempSync(join(tmpdir(), 'cadflow-bench-'));
+  const trainMs: Record<number, number> = {};
   for (const workers of values['skip-train'] ? [] : [0, 2]) {
     const r = await train({
-      settings: { ...TRAIN_PRESETS[preset], batch: 32, steps: 6, workers, checkpointSeconds: 1e9, reconstructionCheck: false },
+      settings: { ...TRAIN_PRESETS[preset], batch: 32, steps: 9, workers, checkpointSeconds: 1e9, reconstructionCheck: false },
       outDir: join(root, `w${workers}`), checkpointPath: join(root, `w${workers}.ckpt`), logPath: join(root, 'log'), resume: false, print: () => {},
     });
-    push({ name: `training step, batch 32, ${workers ? `${workers} worker_threads` : 'one thread'}`, value: r.msPerStep, unit: 'ms', target: workers ? { op: '<', value: 500 } : undefined });
+    trainMs[workers] = median(r.stepMs.slice(2));
+    push({ name: `training step, batch 32, ${workers ? `${workers} worker_threads` : 'one thread'} (median of ${r.stepMs.length - 2})`, value: trainMs[workers], unit: 'ms', target: workers ? { op: '<', value: 500 } : undefined });
   }
 
   if (values.torch) {
@@ -124,11 +160,20 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
     });
     if (py.status !== 0) throw new Error(`torch_reference.py failed: ${py.stderr}`);
     const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, number>;
-    const ours: Record<string, number> = { forward_cfg32_ms: fwd, fwd_bwd_b2_ms: fb };
     for (const [k, v] of Object.entries(ref)) {
-      if (k in ours) push({ name: `ratio cadflow/PyTorch(2 threads) ${k}`, value: ours[k] / v, unit: '×', target: { op: '<', value: 2 } });
-      else if (k === 'eps_max_abs_diff') push({ name: 'max |ε cadflow − ε PyTorch|', value: v, unit: '', target: { op: '<', value: 1e-3 } });
-      else push({ name: `PyTorch ${k}`, value: v, unit: 'ms' });
+      if (k === 'eps_max_abs_diff') push({ name: 'max |ε cadflow − ε PyTorch|', value: v, unit: '', target: { op: '<', value: 1e-3 } });
+      else if (k.endsWith('_1t') || k.endsWith('_2t')) push({ name: `PyTorch ${k}`, value: v, unit: 'ms' });
+    }
+    // Each cadflow figure against PyTorch on 2 threads (equal core count for the 2-worker figures).
+    const ratios: [string, number | undefined, string][] = [
+      ['forward 32 w/ CFG, one thread', fwd, 'forward_cfg32_ms_2t'],
+      ['forward 32 w/ CFG, 2 workers', fwd2, 'forward_cfg32_ms_2t'],
+      ['fwd+bwd batch 2, one thread', fb, 'fwd_bwd_b2_ms_2t'],
+      ['training step b32, one thread', trainMs[0], 'train_step_b32_ms_2t'],
+      ['training step b32, 2 workers', trainMs[2], 'train_step_b32_ms_2t'],
+    ];
+    for (const [label, ours, key] of ratios) {
+      if (ours !== undefined && ref[key]) push({ name: `ratio cadflow/PyTorch(2 threads) ${label}`, value: ours / ref[key], unit: '×', target: { op: '<', value: 2 } });
     }
   }
   return figures;

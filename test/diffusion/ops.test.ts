@@ -80,6 +80,12 @@ describe('ops gradients (wasm custom grads vs cpu autodiff and finite difference
       shapes: [[2, 8, 8, 3], [3, 3, 3, 5]],
     },
     {
+      name: 'conv2d 3×3 stride 2 with bias',
+      ours: (x, w, b) => conv2d(x as Tensor4D, w as Tensor4D, b as Tensor1D, 2),
+      ref: (x, w, b) => tf.add(tf.conv2d(x as Tensor4D, w as Tensor4D, 2, 'same'), b),
+      shapes: [[2, 7, 7, 3], [3, 3, 3, 5], [5]],
+    },
+    {
       name: 'conv2d 1×1',
       ours: (x, w, b) => conv2d(x as Tensor4D, w as Tensor4D, b as Tensor1D),
       ref: (x, w, b) => tf.add(tf.conv2d(x as Tensor4D, w as Tensor4D, 1, 'same'), b),

@@ -18,6 +18,23 @@ export const matMulPlain = tf.customGrad(((a: Tensor2D, b: Tensor2D, save: Save)
   };
 }) as any) as (a: Tensor2D, b: Tensor2D) => Tensor2D;
 
+/** Σ over rows of dy [R,N] → [N], as ones[1,R]·dy: wasm reduces over a leading axis by transposing first (~10× slower). */
+export function sumRows(dy: Tensor2D): Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, dy.shape[0]]), dy), [dy.shape[1]]);
+}
+
+/** a [M,K] @ b [K,N] + bias [N] in one fused XNNPACK call; grads as matMulPlain's, dBias = Σ_rows dy. */
+export const matMulBias = tf.customGrad(((a: Tensor2D, b: Tensor2D, bias: Tensor1D, save: Save) => {
+  save([a, b]);
+  return {
+    value: tf.fused.matMul({ a, b, bias }),
+    gradFunc: (dy: Tensor2D, saved: Tensor[]) => {
+      const [as, bs] = saved as [Tensor2D, Tensor2D];
+      return [tf.matMul(dy, tf.transpose(bs)), tf.matMul(tf.transpose(as), dy), sumRows(dy)];
+    },
+  };
+}) as any) as (a: Tensor2D, b: Tensor2D, bias: Tensor1D) => Tensor2D;
+
 /** Batched a [B,M,K] @ b [B,K,N] (attention); same explicit-transpose gradients, all on the fast batched product. */
 export const batchMatMul = tf.customGrad(((a: Tensor3D, b: Tensor3D, save: Save) => {
   save([a, b]);
@@ -36,7 +53,7 @@ export const batchMatMul = tf.customGrad(((a: Tensor3D, b: Tensor3D, save: Save)
 /**
  * Linear layer in PyTorch layout: y = x·Wᵀ + b with W [out, in] (the layout stored in safetensors, so the
  * attribution helper's components are W's entries). x may have any leading dims.
- * Grads: dX = dy·W (no transpose), dW = dyᵀ·x, db = Σ dy.
+ * Grads: dX = dy·W (no transpose), dW = dyᵀ·x; with a bias the fused product (matMulBias) on Wᵀ.
  */
 const linearCore = tf.customGrad(((x: Tensor2D, w: Tensor2D, save: Save) => {
   save([x, w]);
@@ -53,8 +70,8 @@ export function dense(x: Tensor, w: Tensor2D, b?: Tensor1D): Tensor {
   return tf.tidy(() => {
     const inDim = x.shape[x.rank - 1];
     const lead = x.shape.slice(0, -1);
-    const y2 = linearCore(tf.reshape(x, [-1, inDim]), w);
-    const y = b ? tf.add(y2, b) : y2;
+    const x2 = tf.reshape(x, [-1, inDim]) as Tensor2D;
+    const y = b ? matMulBias(x2, tf.transpose(w), b) : linearCore(x2, w);
     return tf.reshape(y, [...lead, w.shape[0]]);
   });
 }

@@ -39,6 +39,8 @@ export interface TrainResult {
   firstLosses: number;
   lastLosses: number;
   msPerStep: number;
+  /** Wall time of each step of this run (gradients, all-reduce, Adam, EMA), for warm-up-free medians. */
+  stepMs: number[];
   elapsedMs: number;
   weightsSha256: string;
 }
@@ -165,6 +167,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let lastCkpt = Date.now();
   let smooth = NaN;
   const losses: number[] = [];
+  const stepMs: number[] = [];
   let weightsSha256 = '';
 
   const checkpoint = async (final: boolean) => {
@@ -186,6 +189,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     while (st.step < s.steps && !stopReason) {
       if (opts.signal?.aborted) { stopReason = 'aborted'; break; }
       if (opts.maxMinutes !== undefined && Date.now() - runStart > opts.maxMinutes * 60_000) { stopReason = 'time'; break; }
+      const stepStart = performance.now();
       const loss = await pool.step(st.step);
       summed.set(grads.subarray(0, layout.total));
       for (let k = 1; k < shards; k++) {
@@ -207,6 +211,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const ema = st.ema;
       for (let i = 0; i < ema.length; i++) ema[i] = d * ema[i] + (1 - d) * params[i];
       st.step += 1;
+      stepMs.push(performance.now() - stepStart);
       losses.push(loss);
       smooth = Number.isNaN(smooth) ? loss : 0.98 * smooth + 0.02 * loss;
 
@@ -240,6 +245,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     firstLosses: mean(losses.slice(0, tenth)),
     lastLosses: mean(losses.slice(-tenth)),
     msPerStep: (Date.now() - runStart) / Math.max(1, st.step - startStep),
+    stepMs,
     elapsedMs: st.elapsedMs,
     weightsSha256,
   };
