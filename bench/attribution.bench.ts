@@ -6,6 +6,7 @@
 // Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
 //      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
 //      [--alphas 0.1,0.05,0.025] (validate) [--rhos 0.01,0.02,0.05,0.1,0.2] (sweep) [--selection per-row|per-matrix|global] (sweep, erase)
+//      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase: extra node params)
 // `npm run bench` calls the default export (cost on the micro model).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -42,7 +43,7 @@ function benchCtx(log = false): NodeContext {
 
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-async function fit(model: ModelHandle, o: Record<string, unknown>): Promise<{ attr: AttributionValue; ms: number }> {
+export async function fit(model: ModelHandle, o: Record<string, unknown>): Promise<{ attr: AttributionValue; ms: number }> {
   const t0 = Date.now();
   const out = await fitAttributionNode.execute(benchCtx(), { model, components: undefined }, fitParams.parse(o));
   return { attr: out.attribution as AttributionValue, ms: Date.now() - t0 };
@@ -103,7 +104,7 @@ function judgeAndClip() {
 }
 
 /** EvaluateErasure's protocol for `concepts` (a reduced size: perValue, captions; DDIM `steps`, CFG 3) on each model. */
-async function evaluate(models: { name: string; handle: ModelHandle }[], concepts: string[], o: { perValue: number; captions: number; steps: number }) {
+export async function evaluate(models: { name: string; handle: ModelHandle }[], concepts: string[], o: { perValue: number; captions: number; steps: number }) {
   const jc = await judgeAndClip();
   if (!jc) return [];
   return evaluateErasure(models.map((m) => ({
@@ -112,8 +113,8 @@ async function evaluate(models: { name: string; handle: ModelHandle }[], concept
   })), concepts.map((c) => erasureProtocol(c, { size: 'full', perValue: o.perValue, captions: o.captions })), { ...jc, chunk: 32, referenceRow: false });
 }
 
-async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rhos: number[]; selection: string }) {
-  const { attr } = await fit(model, o);
+async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rhos: number[]; selection: string; fitExtra: Record<string, unknown>; eraseExtra: Record<string, unknown> }) {
+  const { attr } = await fit(model, { ...o, ...o.fitExtra });
   // ΔJ on a held-out objective (other seeds) so the sweep does not only measure the fitted inputs, and the same
   // for another concept of the attribute (what the edit should leave alone).
   const plan = attr.provenance.plan as FitPlan;
@@ -125,7 +126,7 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
   for (const rho of o.rhos) {
     let out;
     try {
-      out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho, selection: o.selection }));
+      out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho, selection: o.selection, ...o.eraseExtra }));
     } catch (err) {
       rows.push({ rho, weights_zeroed: 0, note: (err as Error).message.slice(0, 80) });
       continue;
@@ -143,7 +144,7 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
   return rows;
 }
 
-async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number; selection: string }) {
+async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number; selection: string; methods: string[]; fitExtra: Record<string, unknown>; eraseExtra: Record<string, unknown> }) {
   if (!await judgeAndClip()) return [];
   // The unedited model's images of a value serve every concept (target for one, keep for the others): one pass.
   let t0 = Date.now();
@@ -152,10 +153,10 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
   const all = [];
   for (const concept of o.concepts) {
     t0 = Date.now();
-    const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps });
+    const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps, ...o.fitExtra });
     const edited: { name: string; handle: ModelHandle; zeroed: number }[] = [];
-    for (const method of ['cad', 'random', 'magnitude', 'gradient', 'coar'] as const) {
-      const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks, selection: o.selection }));
+    for (const method of o.methods) {
+      const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks, selection: o.selection, ...o.eraseExtra }));
       edited.push({ name: method, handle: out.model as ModelHandle, zeroed: Number((out.report as TableValue).rows.at(-1)!.weights_zeroed) });
     }
     const rows = [original.find((r) => r.concept === concept)!, ...await evaluate(edited, [concept], o)];
@@ -182,7 +183,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       samples: { type: 'string', default: '8' }, timesteps: { type: 'string', default: '10' }, steps: { type: 'string', default: '25' },
       masks: { type: 'string', default: '100' }, 'per-value': { type: 'string', default: '10' }, captions: { type: 'string', default: '40' },
       rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' }, rhos: { type: 'string', default: '0.01,0.02,0.05,0.1,0.2' },
-      selection: { type: 'string', default: 'per-row' },
+      selection: { type: 'string', default: 'per-row' }, methods: { type: 'string', default: 'cad,random,magnitude,gradient,coar' },
+      fit: { type: 'string', default: '{}' }, erase: { type: 'string', default: '{}' },
     },
   });
   const backend = await initRuntime();
@@ -197,11 +199,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho'), alphas: values.alphas?.split(',').map(Number) });
     console.table(r.rows);
     console.log(`validation wall ms: ${r.ms}`);
-  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, keepConcept: values.keep!, perValue: num('per-value'), captions: num('captions'), rhos: values.rhos!.split(',').map(Number), selection: values.selection! }));
+  } else if (cmd === 'sweep') console.table(await sweep(model, { ...base, keepConcept: values.keep!, perValue: num('per-value'), captions: num('captions'), rhos: values.rhos!.split(',').map(Number), selection: values.selection!, fitExtra: JSON.parse(values.fit!), eraseExtra: JSON.parse(values.erase!) }));
   else if (cmd === 'erase') {
     console.table(await eraseAll(model, {
       concepts: values.concepts!.split(','), samples: base.samples, timesteps: base.timesteps, steps: base.steps,
       perValue: num('per-value'), captions: num('captions'), rho: num('rho'), masks: num('masks'), selection: values.selection!,
+      methods: values.methods!.split(','), fitExtra: JSON.parse(values.fit!), eraseExtra: JSON.parse(values.erase!),
     }));
   } else throw new Error(`unknown command ${cmd}`);
   console.log(`done in ${Date.now() - t0} ms; peak RSS ${peakRssMb()} MB; tensors ${tf.memory().numTensors}`);

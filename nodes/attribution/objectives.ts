@@ -1,5 +1,6 @@
 // The two CAD objectives as fixed batches of (x_t, t, text states, target): J = Σ ‖ε̂(x_t, c, t) − target‖².
-// - erase:   x_t from the model's own DDIM trajectories (CFG) for the concept prompts, target = sg ε̂(x_t, "", t);
+// - erase:   x_t from the model's own DDIM trajectories (CFG) for the concept prompts, target = sg ε̂(x_t, anchor, t)
+//            with the anchor "" (the paper) or the prompt with the concept left open;
 // - amplify: x_t = √ᾱ x0 + √(1−ᾱ) ε for images of the concept (model range), target = ε (the denoising loss).
 // Both are built once (seeded) and then evaluated any number of times, so attribution, validation and COAR
 // all score the same inputs.
@@ -53,6 +54,8 @@ export interface ErasePlan {
   mode: 'paper' | 'reuse';
   /** (x_t, t) pairs per gradient pass; also the trajectory batch. */
   batch: number;
+  /** The stop-gradient target's prompt per prompt; absent = "" for every prompt (the paper's J). */
+  anchors?: string[];
 }
 
 /** Mixes a sample seed and a timestep index into a fresh-noise seed. */
@@ -72,6 +75,8 @@ export async function eraseObjective(
   });
   const cond = den.encode(plan.prompts);
   const uncond = den.encode(['']);
+  if (plan.anchors && plan.anchors.length !== plan.prompts.length) throw new Error(`${plan.anchors.length} anchors for ${plan.prompts.length} prompts`);
+  const anchors = plan.anchors ? den.encode(plan.anchors) : undefined;
   try {
     const traj = await runTrajectories(den, weights, cond, uncond, requests, {
       steps: plan.steps, cfg: plan.cfg, eta: plan.eta, batch: Math.max(plan.batch, 1),
@@ -87,8 +92,11 @@ export async function eraseObjective(
         const batch = tf.tidy(() => {
           const xt = tf.tensor4d(concatFloat(chunk.map((l) => l.xt)), [chunk.length, ...den.imageShape]);
           const c = tf.gather(cond, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D;
-          // The stop-gradient target: the unconditional prediction of the unedited model at the same (x_t, t).
-          const target = den.predictEps(weights, xt, ts, tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D);
+          // The stop-gradient target: the unedited model's prediction at the same (x_t, t) for the anchor prompt.
+          const anchor = anchors
+            ? tf.gather(anchors, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D
+            : tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D;
+          const target = den.predictEps(weights, xt, ts, anchor);
           return { xt, cond: c, target };
         });
         batches.push({ ...batch, ts });
@@ -98,7 +106,7 @@ export async function eraseObjective(
       throw err;
     }
     return pairObjective('erase', den, batches, {
-      prompts: plan.prompts, seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
+      prompts: plan.prompts, anchors: plan.anchors ?? '', seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
       scoredSteps: stepsToScore, timesteps: [...new Set(latents.map((l) => l.t))].sort((a, b) => b - a),
       pairs: latents.length, batch: plan.batch,
       trajectoryUnetSampleEvaluations: traj.unetSampleEvaluations, trajectoryUnetCalls: traj.unetCalls,
@@ -107,9 +115,30 @@ export async function eraseObjective(
       forwardPassesPerPass: plan.batch,
     });
   } finally {
-    cond.dispose();
-    uncond.dispose();
+    tf.dispose([cond, uncond, ...(anchors ? [anchors] : [])]);
   }
+}
+
+/**
+ * J = J_concept − λ·J_keep: the erase objective of the concept minus λ times that of prompts naming the other
+ * values of its attribute, so the scores rank what drives this concept and not what every prompt uses.
+ * Owns both objectives.
+ */
+export function preservingObjective(concept: Objective, keep: Objective, lambda: number): Objective {
+  return {
+    name: concept.name,
+    passes: concept.passes + keep.passes,
+    describe: { ...concept.describe, preserve: { lambda, ...keep.describe } },
+    cost: {
+      setupForwardPasses: (concept.cost?.setupForwardPasses ?? 0) + (keep.cost?.setupForwardPasses ?? 0),
+      forwardPassesPerPass: Math.max(concept.cost?.forwardPassesPerPass ?? 0, keep.cost?.forwardPassesPerPass ?? 0),
+    },
+    loss: (w, p) => (p < concept.passes ? concept.loss(w, p) : tf.tidy(() => tf.mul(keep.loss(w, p - concept.passes), -lambda) as tf.Scalar)),
+    dispose: () => {
+      concept.dispose();
+      keep.dispose();
+    },
+  };
 }
 
 export interface AmplifyPlan {

@@ -90,6 +90,31 @@ export function parsePrompt(text: string, concepts: WorldConcepts = DEFAULT_CONC
   return out;
 }
 
+/**
+ * The prompt with one attribute left open, as the training captions leave it: the shape word becomes "shape",
+ * a colour or style word is dropped, "on a … background" is dropped; articles are fixed. A prompt that does not
+ * name the attribute comes back unchanged.
+ */
+export function openPrompt(text: string, attr: keyof SceneLabels, concepts: WorldConcepts = DEFAULT_CONCEPTS): string {
+  const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const styleWords = new Set(concepts.style.flatMap((s) => [s, styleWord(s)]));
+  const out: string[] = [];
+  for (let i = 0; i < ws.length; i++) {
+    const w = ws[i]!;
+    const bare = w.replace(/[^a-z0-9-]/g, '');
+    const beforeBackground = ws[i + 1] === 'background';
+    if (attr === 'background' && w === 'on' && ws[i + 3] === 'background' && concepts.background.includes(BACKGROUND_ALIASES[ws[i + 2]!] ?? ws[i + 2]!)) {
+      i += 3;
+      continue;
+    }
+    if (!beforeBackground && attr === 'shape' && concepts.shape.includes(bare)) { out.push(w.replace(bare, 'shape')); continue; }
+    if (!beforeBackground && attr === 'colour' && concepts.colour.includes(bare)) continue;
+    if (!beforeBackground && attr === 'style' && styleWords.has(bare)) continue;
+    out.push(w);
+  }
+  return out.map((w, i) => (w === 'a' || w === 'an' ? article(out[i + 1] ?? '') : w)).join(' ');
+}
+
 /** Every word the caption templates can emit for these concepts, sorted. */
 export function worldVocabulary(concepts: WorldConcepts = DEFAULT_CONCEPTS): string[] {
   const vocab = new Set<string>(['a', 'an']);

@@ -52,7 +52,11 @@ describe('attribution nodes', () => {
     const ctx = fakeCtx();
     const out = await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse(fitSmall));
     attr = out.attribution as AttributionValue;
-    expect(ctx.progressCalls.map((c) => c[0])).toEqual([1]);
+    // Two passes: the concept's prompts, then the keep prompts of the default preserve term.
+    expect(ctx.progressCalls.map((c) => c[0])).toEqual([1, 2]);
+    const keepPrompts = (attr.provenance.objective as { preserve: { prompts: string[] } }).preserve.prompts;
+    expect(keepPrompts.length).toBe(fitSmall.samples);
+    expect(keepPrompts.every((p) => !p.includes('circle') && /square|triangle|star|cross|heart/.test(p))).toBe(true);
     expect(attr.set.matrices.every((m) => /ff\.net\.(0\.proj|2)\.weight$/.test(m.name))).toBe(true);
     expect((out.layers as TableValue).rows).toHaveLength(attr.set.matrices.length);
     const file = [...artifacts].find(([n]) => n.startsWith('attribution-erase-circle'))![1];
@@ -68,6 +72,23 @@ describe('attribution nodes', () => {
 
   it('FitAttribution names the param for a concept the world does not know', async () => {
     await expect(fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'zebra' }))).rejects.toMatchObject({ name: 'NodeParamError', param: 'concept' });
+  });
+
+  it('FitAttribution anchor/condition "open": the concept left open in the target (erase) or the conditioning (amplify)', async () => {
+    const erase = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, anchor: 'open' }))).attribution as AttributionValue;
+    const e = erase.provenance.objective as { prompts: string[]; anchors: string[] };
+    expect(e.anchors).toHaveLength(e.prompts.length);
+    e.prompts.forEach((p, i) => expect(e.anchors[i]).toBe(p.replace('circle', 'shape')));
+    const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify', condition: 'open' }))).attribution as AttributionValue;
+    const a = amp.provenance.objective as { prompts: string[] };
+    expect(a.prompts.every((p) => p.includes(' shape') && !p.includes('circle'))).toBe(true);
+    // J = J_concept − λ·J_keep is linear in λ.
+    const value = async (preserve: number) => ((await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, preserve }))).attribution as AttributionValue).value;
+    const [v0, v1, v2] = [await value(0), await value(1), await value(2)];
+    expect(Math.abs(v0 - 2 * v1 + v2)).toBeLessThan(1e-3 * Math.abs(v0));
+    expect(v1).not.toBeCloseTo(v0, 3);
+    await expect(fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, anchor: 'open', prompts: ['a red square'] })))
+      .rejects.toMatchObject({ name: 'NodeParamError', param: 'prompts' });
   });
 
   it('FitAttribution is cancellable', async () => {
@@ -129,7 +150,7 @@ describe('attribution nodes', () => {
   });
 
   it('ValidateAttribution passes=N validates on the first N batches only (J of those batches)', async () => {
-    const fitted = await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, batch: 2 }));
+    const fitted = await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, batch: 2, preserve: 0 }));
     const a = fitted.attribution as AttributionValue;
     expect(a.provenance.gradientPasses).toBe(2);
     const out = await validateAttributionNode.execute(fakeCtx(), { model, attribution: a, edit_fraction: undefined }, validateParams.parse({ alphas: [0.1], masks: 4, passes: 1 }));

@@ -93,6 +93,18 @@ describe('erase objective', () => {
     reuse.dispose();
   });
 
+  it('the anchor is the stop-gradient target\'s prompt: anchored on the prompt itself J = 0', async () => {
+    const plan = { prompts: ['a red circle', 'a blue star'], seeds: [1, 2], steps: 4, cfg: 3, eta: 0, timesteps: 2, mode: 'reuse' as const, batch: 4 };
+    const self = await eraseObjective(den, weights, { ...plan, anchors: plan.prompts });
+    const open = await eraseObjective(den, weights, { ...plan, anchors: ['a red shape', 'a blue shape'] });
+    expect(evaluateObjective(self, weights)).toBe(0);
+    expect(evaluateObjective(open, weights)).toBeGreaterThan(0);
+    expect(open.describe.anchors).toEqual(['a red shape', 'a blue shape']);
+    await expect(eraseObjective(den, weights, { ...plan, anchors: ['a red shape'] })).rejects.toThrow(/1 anchors for 2 prompts/);
+    self.dispose();
+    open.dispose();
+  });
+
   it('amplify objective is the denoising loss on images in model range; nothing leaks', async () => {
     const before = tf.memory().numTensors;
     const images = tf.fill([2, 32, 32, 3], 0.5) as tf.Tensor4D;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ATTRIBUTES, CAPTION_TEMPLATES, DEFAULT_CONCEPTS, captionFor, extendConcepts, fillTemplate, parsePrompt,
+  ATTRIBUTES, CAPTION_TEMPLATES, DEFAULT_CONCEPTS, captionFor, extendConcepts, fillTemplate, openPrompt, parsePrompt,
   randomScene, registerColour, registerShape, registerStyle, renderBatch, renderScene, validateConcepts, worldVocabulary,
   type SceneLabels,
 } from '../../nodes/world/index.ts';
@@ -169,6 +169,16 @@ describe('captions', () => {
     expect(parsePrompt('a red circle next to a red star on a dotted background')).toEqual({ colour: 'red', background: 'dotted' });
     // "black" names the background only before "background"; it is not a default colour.
     expect(parsePrompt('a black circle')).toEqual({ shape: 'circle' });
+  });
+
+  it('openPrompt leaves one attribute open the way the training captions do', () => {
+    const p = 'an outlined white circle on a gray background';
+    expect(openPrompt(p, 'shape')).toBe('an outlined white shape on a gray background');
+    expect(openPrompt(p, 'colour')).toBe('an outlined circle on a gray background');
+    expect(openPrompt(p, 'style')).toBe('a white circle on a gray background');
+    expect(openPrompt(p, 'background')).toBe('an outlined white circle');
+    expect(openPrompt('a red shape', 'shape')).toBe('a red shape');
+    for (const attr of ATTRIBUTES) expect(parsePrompt(openPrompt(p, attr))[attr]).toBeUndefined();
   });
 
   it('worldVocabulary covers every word any template can emit', () => {
