@@ -48,6 +48,26 @@ export function evaluateObjective(objective: Objective, weights: ReadonlyMap<str
   return total;
 }
 
+/** ∇J of pass `p` w.r.t. the named weights, evaluated at `xs` (substituted for them in `weights`), plus J. */
+export async function gradientsOfPass(
+  objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], xs: readonly tf.Tensor[], p: number,
+): Promise<{ grads: Float32Array[]; value: number }> {
+  const f = (...ts: tf.Tensor[]) => {
+    const substituted = new Map(weights);
+    names.forEach((n, i) => substituted.set(n, ts[i]!));
+    return objective.loss(substituted, p);
+  };
+  const { value: v, grads } = tf.valueAndGrads(f)([...xs]);
+  const value = (await v.data())[0]!;
+  v.dispose();
+  const out: Float32Array[] = [];
+  for (const g of grads) {
+    out.push(await g.data() as Float32Array);
+    g.dispose();
+  }
+  return { grads: out, value };
+}
+
 /** Σ over passes of ∇J w.r.t. the named weights, as Float32Arrays, plus J. */
 export async function accumulateGradients(
   objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], hooks: GradientHooks = {},
@@ -61,20 +81,12 @@ export async function accumulateGradients(
   let value = 0;
   for (let p = 0; p < objective.passes; p++) {
     hooks.throwIfAborted?.();
-    const f = (...ts: tf.Tensor[]) => {
-      const substituted = new Map(weights);
-      names.forEach((n, i) => substituted.set(n, ts[i]!));
-      return objective.loss(substituted, p);
-    };
-    const { value: v, grads } = tf.valueAndGrads(f)(xs);
-    value += (await v.data())[0]!;
-    v.dispose();
-    for (let i = 0; i < grads.length; i++) {
-      const g = await grads[i]!.data();
+    const pass = await gradientsOfPass(objective, weights, names, xs, p);
+    value += pass.value;
+    pass.grads.forEach((g, i) => {
       const sum = sums[i]!;
       for (let j = 0; j < sum.length; j++) sum[j] += g[j]!;
-      grads[i]!.dispose();
-    }
+    });
     hooks.onPass?.(p + 1, objective.passes);
     // Let the event loop deliver progress and cancellation between passes.
     await new Promise((r) => setImmediate(r));

@@ -56,6 +56,8 @@ export interface ErasePlan {
   batch: number;
   /** The stop-gradient target's prompt per prompt; absent = "" for every prompt (the paper's J). */
   anchors?: string[];
+  /** η: the target becomes ε(anchor) − η·(ε(c) − ε(anchor)), both of the unedited model (ESD's negative guidance); 0 = CAD. */
+  guidance?: number;
 }
 
 /** Mixes a sample seed and a timestep index into a fresh-noise seed. */
@@ -96,8 +98,10 @@ export async function eraseObjective(
           const anchor = anchors
             ? tf.gather(anchors, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D
             : tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D;
-          const target = den.predictEps(weights, xt, ts, anchor);
-          return { xt, cond: c, target };
+          const anchored = den.predictEps(weights, xt, ts, anchor);
+          const eta = plan.guidance ?? 0;
+          const target = eta ? tf.sub(anchored, tf.mul(tf.sub(den.predictEps(weights, xt, ts, c), anchored), eta)) : anchored;
+          return { xt, cond: c, target: target as tf.Tensor4D };
         });
         batches.push({ ...batch, ts });
       }
@@ -106,12 +110,12 @@ export async function eraseObjective(
       throw err;
     }
     return pairObjective('erase', den, batches, {
-      prompts: plan.prompts, anchors: plan.anchors ?? '', seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
+      prompts: plan.prompts, anchors: plan.anchors ?? '', guidance: plan.guidance ?? 0, seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
       scoredSteps: stepsToScore, timesteps: [...new Set(latents.map((l) => l.t))].sort((a, b) => b - a),
       pairs: latents.length, batch: plan.batch,
       trajectoryUnetSampleEvaluations: traj.unetSampleEvaluations, trajectoryUnetCalls: traj.unetCalls,
     }, {
-      setupForwardPasses: traj.unetSampleEvaluations + latents.length,
+      setupForwardPasses: traj.unetSampleEvaluations + latents.length * (plan.guidance ? 2 : 1),
       forwardPassesPerPass: plan.batch,
     });
   } finally {

@@ -38,6 +38,8 @@ export interface FitPlan {
   condition?: 'concept' | 'open';
   /** erase: λ of J_concept − λ·J_keep, J_keep on prompts naming the attribute's other values (0 = the paper's J). */
   preserve?: number;
+  /** erase: ESD's negative guidance η in the target (the ESD baseline sets it; 0 = CAD's J). */
+  guidance?: number;
 }
 
 /** The plan's prompts with per-sample seeds and world labels. */
@@ -98,7 +100,7 @@ export async function buildObjective(handle: ModelHandle, plan: FitPlan, hooks: 
   const { prompts, seeds, labels } = planPrompts(plan);
   if (plan.objective === 'erase') {
     const erase = (ps: string[], ss: number[], anchors: string[] | undefined) => eraseObjective(den, weights, {
-      prompts: ps, seeds: ss, anchors, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, timesteps: plan.timesteps, mode: plan.mode, batch: plan.batch,
+      prompts: ps, seeds: ss, anchors, guidance: plan.guidance, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, timesteps: plan.timesteps, mode: plan.mode, batch: plan.batch,
     }, hooks);
     const open = plan.anchor === 'open';
     const target = await erase(prompts, seeds, open ? openAnchors(prompts, plan.concept) : undefined);

@@ -7,7 +7,8 @@ import { presetConfig } from '../../nodes/diffusion/model/presets.ts';
 import { initWeights } from '../../nodes/diffusion/model/network.ts';
 import { handleFromWeights } from '../../nodes/diffusion/api.ts';
 import type { ModelHandle } from '../../nodes/diffusion/handle.ts';
-import type { AttributionValue } from '../../nodes/attribution/attribution.ts';
+import { evaluateObjective, type AttributionValue } from '../../nodes/attribution/attribution.ts';
+import { buildObjective, type FitPlan } from '../../nodes/attribution/plan.ts';
 import { parseAttribution } from '../../nodes/attribution/summary.ts';
 import { fitAttributionNode, fitParams } from '../../nodes/attribution/nodes/fit-attribution.ts';
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
@@ -138,6 +139,25 @@ describe('attribution nodes', () => {
     edited.dispose();
     restored.dispose();
     await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.001 }))).rejects.toMatchObject({ param: 'rho' });
+  });
+
+  it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {
+    const before = tf.memory().numTensors;
+    const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ method: 'esd', esd_steps: 4, esd_lr: 1e-3, esd_guidance: 0 }));
+    const edited = out.model as ModelHandle;
+    const plan = attr.provenance.plan as FitPlan;
+    const objective = await buildObjective(model, { ...plan, preserve: 0 });
+    const j0 = evaluateObjective(objective, model.weights());
+    const j1 = evaluateObjective(objective, edited.weights());
+    objective.dispose();
+    expect(j1).toBeLessThan(j0);
+    const names = model.paramNames();
+    const same = (n: string) => Array.from(edited.weights().get(n)!.dataSync()).every((v, i) => v === model.weights().get(n)!.dataSync()[i]);
+    expect(names.filter((n) => n.includes('attn2.')).every(same)).toBe(true);
+    expect(same(attr.set.matrices[0]!.name)).toBe(false);
+    expect((out.report as TableValue).rows.at(-1)!.weights_tuned).toBeGreaterThan(0);
+    edited.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('ValidateAttribution: a row per α (plus the edit fraction), Pearson in [-1, 1], J equals the attribution\'s', async () => {

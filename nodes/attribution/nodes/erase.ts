@@ -2,7 +2,7 @@
 // weights chosen at random, by |w|, by |Σ∇J|, or by COAR. A reversible overlay on the MODEL handle; reports
 // exactly how many weights it zeroed per matrix. On an amplify attribution this amplifies (or recalls) the concept.
 import { z } from 'zod';
-import { defineNode, NodeInputError, NodeParamError } from '../../sdk/index.ts';
+import { defineNode, NodeInputError, NodeParamError, type NodeContext } from '../../sdk/index.ts';
 import { initRuntime } from '../../sdk/runtime.ts';
 import type { TableValue } from '../../sdk/values.ts';
 import type { AttributionValue } from '../attribution.ts';
@@ -12,13 +12,15 @@ import { weightMaskOverlay } from '../masks.ts';
 import { buildObjective, type FitPlan } from '../plan.ts';
 import { selectForErase, type EraseSelection } from '../selection.ts';
 import { requireAttribution, requireModel } from './shared.ts';
+import { deltaOverlay, esdFineTune } from '../esd.ts';
+import type { ModelHandle } from '../../diffusion/handle.ts';
 
 /** Default ρ for per-row selection: the shapes-tiny sweep in nodes/attribution/README.md (0.05 left a quarter of the target). */
 export const DEFAULT_RHO = 0.1;
 
 export const eraseParams = z.object({
-  method: z.enum(['cad', ...BASELINES]).default('cad')
-    .describe('cad: the attribution\'s top components; random / magnitude (|w|) / gradient (|Σ∇J|) / coar: the same number of weights chosen another way'),
+  method: z.enum(['cad', ...BASELINES, 'esd']).default('cad')
+    .describe('cad: the attribution\'s top components; random / magnitude (|w|) / gradient (|Σ∇J|) / coar: the same number of weights chosen another way; esd: an ESD-u fine-tune on the attribution\'s erase objective (changes weights, zeroes none)'),
   rho: z.number().min(0).max(1).default(DEFAULT_RHO)
     .describe('Fraction to zero: of each row\'s inputs (per-row), of each matrix (per-matrix) or of the whole set (global). The paper\'s 1e-3 gives k = 0 on rows narrower than 1,000 inputs'),
   selection: z.enum(['per-row', 'per-matrix', 'global']).default('per-row').describe('Where the top-k is taken'),
@@ -28,7 +30,37 @@ export const eraseParams = z.object({
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
   coar_masks: z.number().int().min(4).max(5000).default(200).describe('COAR: number of random keep-masks (forward evaluations of J)'),
   coar_keep: z.number().min(0.5).max(0.999).default(0.95).describe('COAR: probability a row is kept in each mask'),
+  esd_steps: z.number().int().min(1).max(10000).default(100).describe('ESD: Adam steps (one batch of the erase objective\'s (x_t, t) pairs each)'),
+  esd_lr: z.number().min(1e-7).max(1e-1).default(1e-4).describe('ESD: Adam learning rate'),
+  esd_guidance: z.number().min(0).max(10).default(1).describe('ESD: negative guidance η of the target ε("") − η·(ε(c) − ε(""))'),
 });
+
+/** The ESD-u contrast: fine-tune instead of zeroing, on the objective rebuilt from the attribution's plan. */
+async function esdErase(ctx: NodeContext, model: ModelHandle, attr: AttributionValue, params: z.infer<typeof eraseParams>) {
+  const plan = attr.provenance.plan as FitPlan | undefined;
+  if (!plan || plan.objective !== 'erase') throw new NodeInputError('attribution', 'ESD needs an erase attribution fitted with FitAttribution (its plan gives the prompts and trajectories)');
+  const hooks = { throwIfAborted: () => ctx.throwIfAborted() };
+  const objective = await buildObjective(model, { ...plan, preserve: 0, anchor: 'empty', guidance: params.esd_guidance }, hooks);
+  let tuned;
+  try {
+    tuned = await esdFineTune(objective, model.weights(), { steps: params.esd_steps, lr: params.esd_lr, seed: params.seed }, {
+      ...hooks, onPass: (d, n) => ctx.progress(d, n, 'ESD steps'),
+    });
+  } finally {
+    objective.dispose();
+  }
+  const changed = [...tuned.deltas.values()].reduce((a, d) => a + d.length, 0);
+  const label = `ESD-u erase '${plan.concept}' (${params.esd_steps} steps, lr ${params.esd_lr}, η ${params.esd_guidance}): ${changed.toLocaleString('en-US')} weights tuned`;
+  ctx.log(`${label}; loss ${tuned.losses[0]?.toFixed(3)} → ${tuned.losses.at(-1)?.toFixed(3)}`);
+  const report: TableValue = {
+    columns: ['layer', 'weights_tuned', 'mean_abs_change', 'weights_zeroed'],
+    rows: [
+      ...[...tuned.deltas].map(([layer, d]) => ({ layer, weights_tuned: d.length, mean_abs_change: d.reduce((a, v) => a + Math.abs(v), 0) / d.length, weights_zeroed: 0 })),
+      { layer: 'total (esd)', weights_tuned: changed, mean_abs_change: null, weights_zeroed: 0 },
+    ],
+  };
+  return { model: model.withOverlay(deltaOverlay(tuned.deltas, label)), report, fraction: 0 };
+}
 
 function weightsPerComponent(attr: AttributionValue): Map<string, number> {
   return new Map(attr.set.matrices.map((m) => [m.name, (m.rows * m.cols) / m.components]));
@@ -69,6 +101,7 @@ export const eraseNode = defineNode({
     }
     if (zeroK.length) ctx.log(`warning: k = 0 in ${zeroK.map((r) => r.name).join(', ')} — nothing zeroed there`);
 
+    if (params.method === 'esd') return esdErase(ctx, model, attr, params);
     const perComp = weightsPerComponent(attr);
     const cadWeights = cad.report.reduce((a, r) => a + r.selected * perComp.get(r.name)!, 0);
     let weightMasks: Map<string, Uint8Array>;
