@@ -40,8 +40,10 @@ describe('sampling pool', () => {
     });
     expect(two.shape).toEqual([5, 32, 32, 3]);
     expect(Array.from(two.dataSync())).toEqual(Array.from(one.dataSync()));
-    // parts of 3 and 2 images in chunks of 2: chunk 0 holds 2 + 2 images, chunk 1 the first part's last one
-    expect(seen).toEqual([0, 1, 2].map((step) => ({ step, chunk: 0, n: 4 })).concat([0, 1, 2].map((step) => ({ step, chunk: 1, n: 1 }))));
+    // parts of 3 and 2 images, batchSize 2 shared out as 1 image per worker call: chunks 0 and 1 hold one image
+    // of each part, chunk 2 the first part's last one
+    const expected = [[0, 2], [1, 2], [2, 1]].flatMap(([chunk, n]) => [0, 1, 2].map((step) => ({ step, chunk, n })));
+    expect(seen).toEqual(expected);
     tf.dispose([one, two]);
   });
 

@@ -1,8 +1,9 @@
 // Data-parallel sampling on worker_threads, each with its own wasm backend (wasm runs one thread per backend).
 // The prompts are cut into one contiguous part per worker; each worker runs the ordinary single-thread
 // sampleImages on its part, so image i is bit-identical to the single-thread result (it depends only on its own
-// prompt, seed and options). Weights are sent to a worker once per model key. Per-step x0 previews are gathered
-// from all parts and handed to the caller's onStep in step order; cancellation reaches every worker.
+// prompt, seed and options). batchSize is shared out, so the images in flight (memory) stay as on one thread. Weights
+// are sent to a worker once per model key. Per-step x0 previews are gathered from all parts and handed to the
+// caller's onStep in step order; cancellation reaches every worker.
 import { availableParallelism } from 'node:os';
 import { isMainThread, type Worker } from 'node:worker_threads';
 import { CancelledError } from '../../sdk/errors.ts';
@@ -107,7 +108,8 @@ export class SamplePool {
     return this.exclusive(async () => {
       if (hooks.signal?.aborted) throw new CancelledError();
       const parts = splitParts(prompts.length, this.size);
-      const chunkSize = Math.max(1, opts.batchSize ?? 32);
+      // batchSize bounds the images in flight (memory), so each worker takes its share of it per UNet call.
+      const chunkSize = Math.max(1, Math.ceil((opts.batchSize ?? 32) / parts.length));
       const chunksOf = ([s, e]: [number, number]) => Math.ceil((e - s) / chunkSize);
       const maxChunks = Math.max(...parts.map(chunksOf));
       const image = model.config.cadflow.image_size;
@@ -118,7 +120,7 @@ export class SamplePool {
       let previews: Promise<void> = Promise.resolve();
       const results = await this.run(model, parts, (p) => ({
         type: 'sample', prompts: prompts.slice(...parts[p]), seeds: seeds.slice(...parts[p]),
-        opts: { ...opts, workers: 0 }, previews: Boolean(onStep),
+        opts: { ...opts, batchSize: chunkSize, workers: 0 }, previews: Boolean(onStep),
       }), hooks.signal, (p, msg, fail) => {
         if (msg.type !== 'step' || !onStep) return;
         const key = `${msg.chunk}:${msg.step}`;
