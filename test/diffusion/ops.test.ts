@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from '../../nodes/sdk/runtime.ts';
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import {
-  batchMatMul, conv2d, dense, FlatAdam, gelu, groupNorm, layerNorm, pixelShuffle2, pixelUnshuffle2, silu,
+  addPerSampleChannels, batchMatMul, conv2d, dense, FlatAdam, gelu, groupNorm, layerNorm, pixelShuffle2, pixelUnshuffle2, silu,
   upsampleNearest2,
 } from '../../nodes/diffusion/ops/index.ts';
 
@@ -102,6 +102,12 @@ describe('ops gradients (wasm custom grads vs cpu autodiff and finite difference
       ours: (a, b) => batchMatMul(a as any, b as any),
       ref: (a, b) => tf.matMul(a as any, b as any),
       shapes: [[2, 3, 4], [2, 4, 5]],
+    },
+    {
+      name: 'addPerSampleChannels',
+      ours: (x, v) => addPerSampleChannels(x as Tensor4D, v as Tensor2D),
+      ref: (x, v) => tf.add(x, tf.reshape(v, [2, 1, 1, 3])),
+      shapes: [[2, 4, 5, 3], [2, 3]],
     },
     {
       name: 'groupNorm',

@@ -3,7 +3,7 @@
 // GEGLU FF) sit in the CrossAttn blocks and the mid block; the output is shuffled back to [N,32,32,3].
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
-import { pixelShuffle2, pixelUnshuffle2, silu, upsampleNearest2 } from '../ops/index.ts';
+import { addPerSampleChannels, pixelShuffle2, pixelUnshuffle2, silu, upsampleNearest2 } from '../ops/index.ts';
 import type { ModelConfig } from './config.ts';
 import { attention, conv, feedForward, gnorm, linear, lnorm } from './layers.ts';
 import type { ParamSource } from './params.ts';
@@ -34,7 +34,7 @@ function resnet(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: number):
   const { groups, eps } = { groups: c.cfg.norm_num_groups, eps: c.cfg.norm_eps };
   let h = conv(c.p, `${name}.conv1`, silu(gnorm(c.p, `${name}.norm1`, x, groups, eps)) as Tensor4D, inCh, outCh, 3);
   const t = linear(c.p, `${name}.time_emb_proj`, silu(c.temb), c.tembDim, outCh);
-  h = tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, outCh]));
+  h = addPerSampleChannels(h, t as Tensor2D);
   h = conv(c.p, `${name}.conv2`, silu(gnorm(c.p, `${name}.norm2`, h, groups, eps)) as Tensor4D, outCh, outCh, 3);
   const skip = inCh === outCh ? x : conv(c.p, `${name}.conv_shortcut`, x, inCh, outCh, 1);
   return tf.add(skip, h);

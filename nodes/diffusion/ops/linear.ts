@@ -1,7 +1,7 @@
 // Matrix products with explicit-transpose gradients. tfjs's built-in matMul gradient uses transposed batch
 // matMuls that run ~10× slower on wasm than plain 2-D matMuls (PERFORMANCE-NOTES §1).
 import { tf } from '../../sdk/runtime.ts';
-import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import { batchedProduct } from './batched-matmul.ts';
 
 type Save = (t: Tensor[]) => void;
@@ -22,6 +22,18 @@ export const matMulPlain = tf.customGrad(((a: Tensor2D, b: Tensor2D, save: Save)
 export function sumRows(dy: Tensor2D): Tensor1D {
   return tf.reshape(tf.matMul(tf.ones([1, dy.shape[0]]), dy), [dy.shape[1]]);
 }
+
+/**
+ * x [N,H,W,C] + v [N,C] broadcast over H and W (a resnet's time embedding); dv = Σ_{h,w} dy per sample as a
+ * batched ones·dy product instead of wasm's transpose-then-reduce Sum.
+ */
+export const addPerSampleChannels = tf.customGrad(((x: Tensor4D, v: Tensor2D) => {
+  const [n, h, w, c] = x.shape;
+  return {
+    value: tf.add(x, tf.reshape(v, [n, 1, 1, c])),
+    gradFunc: (dy: Tensor4D) => [dy, tf.reshape(batchedProduct(tf.ones([n, 1, h * w]) as Tensor3D, tf.reshape(dy, [n, h * w, c]) as Tensor3D), [n, c])],
+  };
+}) as any) as (x: Tensor4D, v: Tensor2D) => Tensor4D;
 
 /** a [M,K] @ b [K,N] + bias [N] in one fused XNNPACK call; grads as matMulPlain's, dBias = Σ_rows dy. */
 export const matMulBias = tf.customGrad(((a: Tensor2D, b: Tensor2D, bias: Tensor1D, save: Save) => {

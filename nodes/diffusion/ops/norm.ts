@@ -1,7 +1,8 @@
 // Group norm and layer norm with a hand-written backward pass (one fused formula instead of the many small
 // broadcasting ops tfjs autodiff would emit; broadcasting element-wise ops are slow on wasm).
 import { tf } from '../../sdk/runtime.ts';
-import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import { sumRows } from './linear.ts';
 
 /**
  * Normalises each row of x [R, K] to zero mean and unit variance.
@@ -33,6 +34,15 @@ function rows(eps: number) {
   return f;
 }
 
+/** y [R,D]·γ + β; dγ = Σ_rows dy·y and dβ = Σ_rows dy as ones·(…) products (wasm's leading-axis Sum is slow). */
+const affineRows = tf.customGrad(((y: Tensor2D, gamma: Tensor1D, beta: Tensor1D, save: (t: Tensor[]) => void) => {
+  save([y, gamma]);
+  return {
+    value: tf.add(tf.mul(y, gamma), beta),
+    gradFunc: (dy: Tensor2D, [ys, gs]: Tensor[]) => [tf.mul(dy, gs), sumRows(tf.mul(dy, ys) as Tensor2D), sumRows(dy)],
+  };
+}) as any) as (y: Tensor2D, gamma: Tensor1D, beta: Tensor1D) => Tensor2D;
+
 /** GroupNorm over x [N,H,W,C] with `groups` groups (PyTorch semantics), affine gamma/beta [C]. */
 export function groupNorm(x: Tensor4D, groups: number, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor4D {
   return tf.tidy(() => {
@@ -44,7 +54,7 @@ export function groupNorm(x: Tensor4D, groups: number, gamma: Tensor1D, beta: Te
     v = groups === 1 ? tf.reshape(v, [n, h * w * cg]) : tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [n * groups, h * w * cg]);
     let y = rows(eps)(v);
     y = groups === 1 ? y : tf.transpose(tf.reshape(y, [n, groups, h * w, cg]), [0, 2, 1, 3]);
-    return tf.add(tf.mul(tf.reshape(y, [n, h, w, c]), gamma), beta) as Tensor4D;
+    return tf.reshape(affineRows(tf.reshape(y, [n * h * w, c]) as Tensor2D, gamma, beta), [n, h, w, c]) as Tensor4D;
   });
 }
 
@@ -53,7 +63,7 @@ export function layerNorm(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5
   return tf.tidy(() => {
     const d = x.shape[x.rank - 1];
     const y = rows(eps)(tf.reshape(x, [-1, d]));
-    return tf.reshape(tf.add(tf.mul(y, gamma), beta), x.shape);
+    return tf.reshape(affineRows(y as Tensor2D, gamma, beta), x.shape);
   });
 }
 
