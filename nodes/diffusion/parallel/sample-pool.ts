@@ -115,9 +115,27 @@ export class SamplePool {
       const image = model.config.cadflow.image_size;
       const channels = model.config.cadflow.image_channels;
       const onStep = hooks.onStep;
-      // Steps arrive per part; a (chunk, step) preview goes out once every part that has that chunk reported it.
+      // Steps arrive per part, in any interleaving; a (chunk, step) preview is complete once every part that has
+      // that chunk reported it, and complete previews go out strictly in (chunk, step) order, as on one thread.
       const pending = new Map<string, Map<number, Float32Array>>();
+      const complete = new Map<string, { x0: Map<number, Float32Array>; steps: number }>();
+      const next = { chunk: 0, step: 0 };
       let previews: Promise<void> = Promise.resolve();
+      let previewFailed = false;
+      const deliver = (chunk: number, step: number, steps: number, got: Map<number, Float32Array>) => async () => {
+        if (previewFailed) return;
+        const order = [...got.keys()].sort((a, b) => a - b);
+        const n = order.reduce((s, k) => s + got.get(k)!.length, 0) / (image * image * channels);
+        const data = new Float32Array(n * image * image * channels);
+        let at = 0;
+        for (const k of order) { data.set(got.get(k)!, at); at += got.get(k)!.length; }
+        const x0 = tf.tensor4d(data, [n, image, image, channels]);
+        try {
+          await onStep!(step, x0, { steps, chunk, chunks: maxChunks });
+        } finally {
+          x0.dispose();
+        }
+      };
       const results = await this.run(model, parts, (p) => ({
         type: 'sample', prompts: prompts.slice(...parts[p]), seeds: seeds.slice(...parts[p]),
         opts: { ...opts, batchSize: chunkSize, workers: 0 }, previews: Boolean(onStep),
@@ -127,22 +145,14 @@ export class SamplePool {
         const got = pending.get(key) ?? new Map<number, Float32Array>();
         got.set(p, msg.data);
         pending.set(key, got);
-        const expected = parts.filter((part) => chunksOf(part) > msg.chunk).length;
-        if (got.size < expected) return;
+        if (got.size < parts.filter((part) => chunksOf(part) > msg.chunk).length) return;
         pending.delete(key);
-        previews = previews.then(async () => {
-          const order = [...got.keys()].sort((a, b) => a - b);
-          const n = order.reduce((s, k) => s + got.get(k)!.length, 0) / (image * image * channels);
-          const data = new Float32Array(n * image * image * channels);
-          let at = 0;
-          for (const k of order) { data.set(got.get(k)!, at); at += got.get(k)!.length; }
-          const x0 = tf.tensor4d(data, [n, image, image, channels]);
-          try {
-            await onStep(msg.step, x0, { steps: msg.steps, chunk: msg.chunk, chunks: maxChunks });
-          } finally {
-            x0.dispose();
-          }
-        }).catch((err) => fail(err));
+        complete.set(key, { x0: got, steps: msg.steps });
+        for (let c = complete.get(`${next.chunk}:${next.step}`); c; c = complete.get(`${next.chunk}:${next.step}`)) {
+          complete.delete(`${next.chunk}:${next.step}`);
+          previews = previews.then(deliver(next.chunk, next.step, c.steps, c.x0)).catch((err) => { previewFailed = true; fail(err); });
+          if (++next.step === c.steps) { next.step = 0; next.chunk++; }
+        }
       });
       await previews;
       const total = prompts.length * image * image * channels;
