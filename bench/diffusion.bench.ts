@@ -6,7 +6,7 @@
 // Run: npx tsx bench/diffusion.bench.ts [--model shapes-tiny] [--torch] [--skip-train] [--skip-sample]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initRuntime, tf } from '../nodes/sdk/runtime.ts';
@@ -58,6 +58,8 @@ async function timeIt(f: () => Tensor | Tensor[], reps: number): Promise<number>
 export default async function bench(argv: string[] = []): Promise<BenchFigure[]> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string', default: 'shapes-tiny' }, torch: { type: 'boolean', default: false }, 'skip-train': { type: 'boolean', default: false }, 'skip-sample': { type: 'boolean', default: false } } });
   const modelName = values.model!;
+  // Other jobs on the machine make every figure slower, 2-thread ones most (and PyTorch's OpenMP threads collapse).
+  const loadStart = loadavg()[0];
   await initRuntime();
   const rssBefore = process.memoryUsage().rss;
   const h = await loadModel(modelName, MODELS);
@@ -139,6 +141,9 @@ export default async function bench(argv: string[] = []): Promise<BenchFigure[]>
     trainMs[workers] = median(r.stepMs.slice(2));
     push({ name: `training step, batch 32, ${workers ? `${workers} worker_threads` : 'one thread'} (median of ${r.stepMs.length - 2})`, value: trainMs[workers], unit: 'ms', target: workers ? { op: '<', value: 500 } : undefined });
   }
+
+  push({ name: 'load average (1 min) at the start', value: loadStart, unit: '' });
+  push({ name: 'load average (1 min) after the cadflow figures', value: loadavg()[0], unit: '' });
 
   if (values.torch) {
     // cadflow's ε on fixed inputs, for the reference to reproduce within 1e-3.
