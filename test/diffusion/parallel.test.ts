@@ -47,6 +47,21 @@ describe('sampling pool', () => {
     tf.dispose([one, two]);
   });
 
+  it('sends edited weights again: a model with a substituted tensor samples as it does on one thread', async () => {
+    const name = model.paramNames().find((n) => n.endsWith('ff.net.2.weight'))!;
+    const weights = new Map(model.weights());
+    const edited = tf.mul(weights.get(name)!, 3);
+    weights.set(name, edited);
+    const m = { config: model.modelConfig, weights };
+    const o = { ...opts, steps: 2 };
+    const base = await sampleImages(model, prompts.slice(0, 2), seeds.slice(0, 2), { ...o, workers: 2 });
+    const two = await sampleImages(m, prompts.slice(0, 2), seeds.slice(0, 2), { ...o, workers: 2 });
+    const one = await sampleImages(m, prompts.slice(0, 2), seeds.slice(0, 2), { ...o, workers: 0 });
+    expect(Array.from(two.dataSync())).toEqual(Array.from(one.dataSync()));
+    expect(Array.from(two.dataSync())).not.toEqual(Array.from(base.dataSync()));
+    tf.dispose([edited, base, two, one]);
+  });
+
   it('cancels every worker, leaks no tensors, and samples again afterwards', async () => {
     const before = tf.memory().numTensors;
     const ac = new AbortController();

@@ -22,7 +22,7 @@ const IDLE_CLOSE_MS = 30_000;
 export interface PoolModel {
   config: ModelConfig;
   weights: Weights;
-  /** Identifies the weights (a handle's key); models without one are told apart by their weights Map. */
+  /** Identifies the weights (a handle's key); models without one are told apart by their tensors. */
   key?: string;
 }
 
@@ -67,13 +67,9 @@ export function splitParts(n: number, k: number): [number, number][] {
   return parts;
 }
 
-const anonymousKeys = new WeakMap<object, string>();
-let anonymousCount = 0;
+/** A handle's key, else the tensors' ids (tfjs never reuses one): a Map edited in place is a new model. */
 function keyOf(m: PoolModel): string {
-  if (m.key) return m.key;
-  let k = anonymousKeys.get(m.weights);
-  if (!k) anonymousKeys.set(m.weights, (k = `weights#${++anonymousCount}`));
-  return k;
+  return m.key ?? `tensors:${[...m.weights.values()].map((t) => t.id).join(',')}`;
 }
 
 export class SamplePool {
