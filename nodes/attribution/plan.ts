@@ -7,7 +7,7 @@ import type { ModelConfig } from '../diffusion/model/config.ts';
 import { sampleImages } from '../diffusion/api.ts';
 import { buildPrompts } from '../world/prompts.ts';
 import { randomScene, renderScene } from '../world/render.ts';
-import { ATTRIBUTES, DEFAULT_CONCEPTS, type Attribute, type SceneLabels } from '../world/concepts.ts';
+import { ATTRIBUTES, DEFAULT_CONCEPTS, attributeOf, type Attribute, type SceneLabels } from '../world/concepts.ts';
 import { openPrompt, parsePrompt } from '../world/captions.ts';
 import type { GradientHooks, Objective } from './attribution.ts';
 import { cadflowDenoiser } from './denoiser.ts';
@@ -54,14 +54,9 @@ export function planPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]
 
 const LIST_OF: Record<Attribute, 'shapes' | 'colours' | 'backgrounds' | 'styles'> = { shape: 'shapes', colour: 'colours', background: 'backgrounds', style: 'styles' };
 
-/** The attribute a world concept is a value of (undefined for free text). */
-function attributeOfConcept(concept: string): Attribute | undefined {
-  return ATTRIBUTES.find((a) => DEFAULT_CONCEPTS[a].includes(concept));
-}
-
 /** The plan's keep prompts: the template with the concept's slot drawn from the attribute's other values. */
 export function keepPrompts(plan: FitPlan): { prompts: string[]; seeds: number[] } {
-  const attr = attributeOfConcept(plan.concept);
+  const attr = attributeOf(plan.concept);
   if (!attr) throw new Error(`preserve needs a world concept; "${plan.concept}" is not one`);
   const others = DEFAULT_CONCEPTS[attr].filter((v) => v !== plan.concept);
   const seed = plan.seed + 100_000;
@@ -81,7 +76,7 @@ function renderForPrompts(labels: Partial<SceneLabels>[], seeds: number[]): tf.T
 
 /** Each prompt with the concept's attribute left open; throws when a prompt does not name the concept. */
 function openAnchors(prompts: string[], concept: string): string[] {
-  const attr = attributeOfConcept(concept);
+  const attr = attributeOf(concept);
   if (!attr) throw new Error(`leaving the concept open needs a world concept; "${concept}" is not one`);
   return prompts.map((p) => {
     if (parsePrompt(p)[attr] !== concept) throw new Error(`prompt "${p}" does not name ${concept}, so it has nothing to leave open`);
@@ -107,7 +102,7 @@ export async function buildObjective(handle: ModelHandle, plan: FitPlan, hooks: 
     if (!plan.preserve) return target;
     try {
       const keep = keepPrompts(plan);
-      const attr = attributeOfConcept(plan.concept)!;
+      const attr = attributeOf(plan.concept)!;
       const kept = await erase(keep.prompts, keep.seeds, open ? keep.prompts.map((p) => openPrompt(p, attr)) : undefined);
       return preservingObjective(target, kept, plan.preserve);
     } catch (err) {

@@ -26,6 +26,11 @@ export const DEFAULT_CONCEPTS: WorldConcepts = Object.freeze({
   style: ['filled', 'outline'],
 }) as WorldConcepts;
 
+/** The attribute a concept value belongs to (backgrounds may share words with colours: the first match wins). */
+export function attributeOf(concept: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): Attribute | undefined {
+  return ATTRIBUTES.find((a) => concepts[a].includes(concept));
+}
+
 // One lowercase word (hyphens allowed) so that captions tokenize and parse back unambiguously.
 const VALUE_PATTERN = /^[a-z][a-z0-9-]*$/;
 /** Words the caption templates use themselves; a concept value must not collide with them. */

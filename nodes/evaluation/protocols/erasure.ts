@@ -5,10 +5,13 @@
 // every model compared sees the same prompts, seeds and scheduler — differences are the edit's.
 // The prompts of a value do not depend on which value is the target: the images of "circle" made while
 // evaluating the erasure of "circle" are the keep images when evaluating "square" (shared across concepts).
-import { ATTRIBUTES, DEFAULT_CONCEPTS, type Attribute, type SceneLabels, type WorldConcepts } from '../../world/concepts.ts';
+import { ATTRIBUTES, DEFAULT_CONCEPTS, attributeOf, type Attribute, type SceneLabels, type WorldConcepts } from '../../world/concepts.ts';
 import { captionFor, parsePrompt } from '../../world/captions.ts';
 import { randomScene } from '../../world/render.ts';
 import { mixSeed } from '../../world/rng.ts';
+
+// Shared with the attribution pack; kept importable from here for existing callers.
+export { attributeOf };
 
 export type ProtocolSize = 'full' | 'quick';
 
@@ -44,11 +47,6 @@ export interface ErasureProtocol {
   captions: ProtocolPrompt[];
   /** Seed and count of the reference renders FD compares against. */
   reference: { seed: number; count: number };
-}
-
-/** The attribute a concept value belongs to (backgrounds may share words with colours: the first match wins). */
-export function attributeOf(concept: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): Attribute | undefined {
-  return ATTRIBUTES.find((a) => concepts[a].includes(concept));
 }
 
 function stringSeed(s: string): number {
