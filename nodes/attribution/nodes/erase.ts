@@ -86,6 +86,8 @@ export const eraseNode = defineNode({
     await initRuntime();
     const model = requireModel(inputs.model);
     const attr = requireAttribution(inputs.attribution, model);
+    // ESD tunes weights instead of zeroing a selection: ρ and the selection rule do not apply to it.
+    if (params.method === 'esd') return esdErase(ctx, model, attr, params);
     const rule = { rho: params.rho, selection: params.selection, sign: params.sign, rounding: params.rounding };
     let cad: EraseSelection;
     try {
@@ -101,7 +103,6 @@ export const eraseNode = defineNode({
     }
     if (zeroK.length) ctx.log(`warning: k = 0 in ${zeroK.map((r) => r.name).join(', ')} — nothing zeroed there`);
 
-    if (params.method === 'esd') return esdErase(ctx, model, attr, params);
     const perComp = weightsPerComponent(attr);
     const cadWeights = cad.report.reduce((a, r) => a + r.selected * perComp.get(r.name)!, 0);
     let weightMasks: Map<string, Uint8Array>;
