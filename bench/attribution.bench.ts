@@ -29,7 +29,7 @@ import { pearson } from '../nodes/attribution/stats.ts';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 
-function benchCtx(log = false): NodeContext {
+export function benchCtx(log = false): NodeContext {
   const signal = new AbortController().signal;
   return {
     runId: 'bench', nodeId: 'bench', signal,
