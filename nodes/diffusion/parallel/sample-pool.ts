@@ -3,13 +3,15 @@
 // sampleImages on its part, so image i is bit-identical to the single-thread result (it depends only on its own
 // prompt, seed and options). batchSize is shared out, so the images in flight (memory) stay as on one thread. Weights
 // are sent to a worker once per model key. Per-step x0 previews are gathered from all parts and handed to the
-// caller's onStep in step order; cancellation reaches every worker.
+// caller's onStep in step order; cancellation reaches every worker. Other packs run their own data-parallel work
+// on the same workers as tasks (runTasks): an exported function of one of their modules, called in the worker with
+// the weights it holds.
 import { availableParallelism } from 'node:os';
 import { isMainThread, type Worker } from 'node:worker_threads';
 import { CancelledError } from '../../sdk/errors.ts';
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
-import type { SampleHooks, SampleOptions } from '../api.ts';
+import type { ModelWeights, SampleHooks, SampleOptions } from '../api.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Weights } from '../model/params.ts';
 import { nextMessage, spawnTsWorker } from './spawn.ts';
@@ -26,11 +28,31 @@ export interface PoolModel {
   key?: string;
 }
 
+/** What a task function gets besides the worker's model and its args. */
+export interface TaskContext {
+  /** Aborted when the job is cancelled or another worker failed. */
+  signal: AbortSignal;
+  /** Sends a progress value to the caller's onReport (structured-cloneable). */
+  report(value: unknown): void;
+}
+
+/** A function run in a worker: (the weights the worker holds, structured-cloneable args, context) → cloneable result. */
+export type TaskFunction<A = never, R = unknown> = (model: ModelWeights, args: A, ctx: TaskContext) => Promise<R>;
+
+/** One worker's share of a job: the exported function `fn` of the module at URL `module`, with `args`. */
+export interface WorkerTask {
+  module: string;
+  fn: string;
+  args: unknown;
+}
+
 /** Messages a sampling worker sends. */
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'step'; chunk: number; step: number; steps: number; data: Float32Array }
+  | { type: 'report'; value: unknown }
   | { type: 'done'; data: Float32Array; shape: number[] }
+  | { type: 'result'; value: unknown }
   | { type: 'error'; message: string; cancelled: boolean };
 
 /** Messages a sampling worker receives. */
@@ -38,6 +60,7 @@ export type WorkerRequest =
   | { type: 'model'; key: string; config: ModelConfig; names: string[]; shapes: number[][]; data: Float32Array[] }
   | { type: 'sample'; prompts: string[]; seeds: number[]; opts: SampleOptions; previews: boolean }
   | { type: 'forward'; xt: Float32Array; xShape: number[]; ts: number[]; cond: Float32Array; condShape: number[] }
+  | ({ type: 'task' } & WorkerTask)
   | { type: 'cancel' };
 
 /**
@@ -132,7 +155,7 @@ export class SamplePool {
           x0.dispose();
         }
       };
-      const results = await this.run(model, parts, (p) => ({
+      const results = await this.run(model, parts.length, (p) => ({
         type: 'sample', prompts: prompts.slice(...parts[p]), seeds: seeds.slice(...parts[p]),
         opts: { ...opts, batchSize: chunkSize, workers: 0 }, previews: Boolean(onStep),
       }), hooks.signal, (p, msg, fail) => {
@@ -154,7 +177,7 @@ export class SamplePool {
       const total = prompts.length * image * image * channels;
       const data = new Float32Array(total);
       let at = 0;
-      for (const r of results) { data.set(r, at); at += r.length; }
+      for (const r of results as Float32Array[]) { data.set(r, at); at += r.length; }
       return tf.tensor4d(data, [prompts.length, image, image, channels]);
     });
   }
@@ -168,17 +191,38 @@ export class SamplePool {
       const c = cond.dataSync() as Float32Array;
       const xRow = x.length / n;
       const cRow = c.length / n;
-      const results = await this.run(model, parts, (p) => {
+      const results = await this.run(model, parts.length, (p) => {
         const [s, e] = parts[p];
         return {
           type: 'forward', xt: x.slice(s * xRow, e * xRow), xShape: [e - s, ...xt.shape.slice(1)], ts: ts.slice(s, e),
           cond: c.slice(s * cRow, e * cRow), condShape: [e - s, ...cond.shape.slice(1)],
         };
-      });
+      }) as Float32Array[];
       const out = new Float32Array(results.reduce((s, r) => s + r.length, 0));
       let at = 0;
       for (const r of results) { out.set(r, at); at += r.length; }
       return tf.tensor4d(out, [n, ...xt.shape.slice(1)] as [number, number, number, number]);
+    });
+  }
+
+  /**
+   * Runs tasks[p] on worker p (at most `size` tasks) with `model`'s weights and returns their results in task
+   * order. onReport gets each task's reports as they come (if it throws, the job fails with that error);
+   * cancellation (signal) and the first failure reach every worker.
+   */
+  runTasks<R>(model: PoolModel, tasks: readonly WorkerTask[], hooks: { signal?: AbortSignal; onReport?(p: number, value: unknown): void } = {}): Promise<R[]> {
+    if (tasks.length > this.size) throw new Error(`${tasks.length} tasks for a pool of ${this.size} workers`);
+    return this.exclusive(async () => {
+      if (hooks.signal?.aborted) throw new CancelledError();
+      const results = await this.run(model, tasks.length, (p) => ({ type: 'task', ...tasks[p]! }), hooks.signal, (p, msg, fail) => {
+        if (msg.type !== 'report') return;
+        try {
+          hooks.onReport?.(p, msg.value);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      return results as R[];
     });
   }
 
@@ -224,17 +268,17 @@ export class SamplePool {
   }
 
   /**
-   * Sends part p's request to worker p and collects every worker's final reply (data of 'done'). On the first
-   * failure (a worker error, the signal, or `fail` from onReply) the other workers are cancelled, all final
-   * replies are still awaited (so none leaks into the next job), and that failure is thrown.
+   * Sends request(p) to worker p for p < count and collects every worker's final reply (data of 'done', value of
+   * 'result'). On the first failure (a worker error, the signal, or `fail` from onReply) the other workers are
+   * cancelled, all final replies are still awaited (so none leaks into the next job), and that failure is thrown.
    */
   private async run(
-    model: PoolModel, parts: [number, number][], request: (p: number) => WorkerRequest, signal?: AbortSignal,
+    model: PoolModel, count: number, request: (p: number) => WorkerRequest, signal?: AbortSignal,
     onReply?: (p: number, msg: WorkerReply, fail: (err: unknown) => void) => void,
-  ): Promise<Float32Array[]> {
+  ): Promise<unknown[]> {
     let failure: unknown;
     let crashed = false;
-    const active = parts.map((_, p) => this.workers[p]);
+    const active = this.workers.slice(0, count);
     const fail = (err: unknown) => {
       if (failure !== undefined) return;
       failure = err;
@@ -243,14 +287,15 @@ export class SamplePool {
     const onAbort = () => fail(new CancelledError());
     signal?.addEventListener('abort', onAbort);
     try {
-      const finals = active.map((w, p) => new Promise<Float32Array | undefined>((resolve) => {
+      const finals = active.map((w, p) => new Promise<unknown>((resolve) => {
         w.ref();
-        const finish = (v: Float32Array | undefined) => {
+        const finish = (v: unknown) => {
           w.off('message', onMsg); w.off('error', onErr); w.off('exit', onExit); w.unref();
           resolve(v);
         };
         const onMsg = (msg: WorkerReply) => {
           if (msg.type === 'done') finish(msg.data);
+          else if (msg.type === 'result') finish(msg.value);
           else if (msg.type === 'error') { fail(msg.cancelled ? new CancelledError() : new Error(`sampling worker: ${msg.message}`)); finish(undefined); }
           else onReply?.(p, msg, fail);
         };
@@ -263,7 +308,7 @@ export class SamplePool {
       const results = await Promise.all(finals);
       if (crashed) void this.close();
       if (failure !== undefined) throw failure;
-      return results as Float32Array[];
+      return results;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -280,4 +325,10 @@ export function samplePool(size: number): Promise<SamplePool> {
     p.catch(() => shared.delete(size));
   }
   return p;
+}
+
+/** Closes every shared pool now (frees the workers' wasm heaps; the next samplePool call starts afresh). */
+export async function closeSamplePools(): Promise<void> {
+  const pools = await Promise.allSettled([...shared.values()]);
+  await Promise.all(pools.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
 }

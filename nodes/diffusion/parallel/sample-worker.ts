@@ -1,11 +1,11 @@
 // A sampling worker (see sample-pool.ts): its own wasm backend, the weights it was last sent, and the ordinary
-// single-thread sampleImages / predictOutput on the part of the batch it is given.
+// single-thread sampleImages / predictOutput on the part of the batch it is given, or another pack's task function.
 import { parentPort } from 'node:worker_threads';
 import type { Tensor } from '@tensorflow/tfjs';
 import { CancelledError } from '../../sdk/errors.ts';
 import { initRuntime, tf } from '../../sdk/runtime.ts';
 import { predictOutput, sampleImages, type ModelWeights } from '../api.ts';
-import type { WorkerReply, WorkerRequest } from './sample-pool.ts';
+import type { TaskFunction, WorkerReply, WorkerRequest } from './sample-pool.ts';
 
 await initRuntime();
 const port = parentPort!;
@@ -37,6 +37,16 @@ async function handle(msg: WorkerRequest): Promise<void> {
     return;
   }
   const m = model;
+  if (msg.type === 'task') {
+    const controller = (current = new AbortController());
+    const fn = ((await import(msg.module)) as Record<string, unknown>)[msg.fn];
+    if (typeof fn !== 'function') throw new Error(`${msg.module} exports no function ${msg.fn}`);
+    const value = await (fn as TaskFunction<unknown>)(m, msg.args, {
+      signal: controller.signal, report: (v) => reply({ type: 'report', value: v }),
+    });
+    reply({ type: 'result', value });
+    return;
+  }
   const out = tf.tidy(() => predictOutput(m, tf.tensor4d(msg.xt, msg.xShape as [number, number, number, number]), msg.ts,
     tf.tensor3d(msg.cond, msg.condShape as [number, number, number])));
   reply({ type: 'done', data: out.dataSync() as Float32Array, shape: out.shape });
