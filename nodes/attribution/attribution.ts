@@ -1,6 +1,10 @@
 // First-order attribution s = w ⊙ Σ∇J over a component set: one forward+backward pass per batch of the
-// objective, gradients taken w.r.t. the component matrices by substituting them in the weights Map.
+// objective, gradients taken w.r.t. the component matrices by substituting them in the weights Map. Objectives
+// whose passes are plain data can have their passes spread over the diffusion pack's worker threads.
 import { tf } from '../sdk/runtime.ts';
+import { CancelledError } from '../sdk/errors.ts';
+import type { ModelConfig } from '../diffusion/model/config.ts';
+import { autoSampleWorkers, samplePool, type TaskContext } from '../diffusion/parallel/sample-pool.ts';
 import { aggregateToComponents, type ComponentSet } from './components.ts';
 
 /** A scalar objective J split into batches ("passes"); J is the sum over passes. */
@@ -13,7 +17,33 @@ export interface Objective {
   readonly describe: Record<string, unknown>;
   /** UNet forward/backward passes spent building it (e.g. sampling trajectories) and per gradient pass. */
   readonly cost?: { setupForwardPasses: number; forwardPassesPerPass: number };
+  /** Present when a worker thread can rebuild the passes: then accumulateGradients may spread them over workers. */
+  readonly portable?: PortablePasses;
   dispose(): void;
+}
+
+/** An objective's passes as plain data, and the worker function that computes Σ∇J and J from such data. */
+export interface PortablePasses {
+  /** The model the passes run on (workers rebuild it from this config and the weights they are sent). */
+  readonly config: ModelConfig;
+  /** Module URL and export of a TaskFunction<GradientTaskArgs, PassGradients> (see gradientsInWorker). */
+  readonly task: { module: string; fn: string };
+  /**
+   * Share `share.index` of `share.of` of pass p (its rows cut as splitParts cuts them) as structured-cloneable data;
+   * undefined when that share is empty. J of a pass is the sum of J over its shares, and so is ∇J.
+   */
+  pass(p: number, share: { index: number; of: number }): unknown;
+}
+
+export interface GradientTaskArgs {
+  names: string[];
+  passes: unknown[];
+}
+
+/** Σ∇J over some passes per named weight, and their J. */
+export interface PassGradients {
+  grads: Map<string, Float32Array>;
+  value: number;
 }
 
 export interface AttributionValue {
@@ -33,8 +63,21 @@ export interface AttributionValue {
 export interface GradientHooks {
   /** Called after each gradient pass. */
   onPass?(done: number, total: number): void;
-  /** Throws to cancel (called before each pass). */
+  /** Throws to cancel (called before each pass, and after each pass that ran on a worker). */
   throwIfAborted?(): void;
+  /** Cancels work running on worker threads at once. */
+  signal?: AbortSignal;
+  /**
+   * Worker threads for trajectories and gradient passes (each its own wasm backend): a count, or 'auto' = the
+   * sampling pool's policy (wasm in the main thread and enough work; CADFLOW_SAMPLE_WORKERS overrides).
+   * Absent or 1 = this thread.
+   */
+  workers?: number | 'auto';
+}
+
+/** hooks.workers for `items` units of work (trajectories, (x_t, t) pairs); at least 1. */
+export function workersFor(hooks: GradientHooks, items: number): number {
+  return Math.max(1, hooks.workers === 'auto' ? autoSampleWorkers(items) : hooks.workers ?? 1);
 }
 
 /** J summed over passes (no gradients), from any weights Map. */
@@ -68,10 +111,17 @@ export async function gradientsOfPass(
   return { grads: out, value };
 }
 
-/** Σ over passes of ∇J w.r.t. the named weights, as Float32Arrays, plus J. */
+/**
+ * Σ over passes of ∇J w.r.t. the named weights, as Float32Arrays, plus J and the threads that ran the passes.
+ * With hooks.workers and a portable objective every pass is shared out over the workers (each takes its part of the
+ * pass's rows, so the rows in flight — memory — stay as on one thread) and the workers' sums are added here: equal
+ * to the one-thread sums up to float rounding (the order of the sum differs).
+ */
 export async function accumulateGradients(
   objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], hooks: GradientHooks = {},
-): Promise<{ grads: Map<string, Float32Array>; value: number }> {
+): Promise<PassGradients & { workers: number }> {
+  const workers = objective.portable ? workersFor(hooks, objective.passes * (objective.cost?.forwardPassesPerPass ?? 1)) : 1;
+  if (workers > 1) return gradientsOnWorkers(objective, weights, names, hooks, workers);
   const xs = names.map((n) => {
     const w = weights.get(n);
     if (!w) throw new Error(`model has no parameter ${n}`);
@@ -91,7 +141,65 @@ export async function accumulateGradients(
     // Let the event loop deliver progress and cancellation between passes.
     await new Promise((r) => setImmediate(r));
   }
-  return { grads: new Map(names.map((n, i) => [n, sums[i]!])), value };
+  return { grads: new Map(names.map((n, i) => [n, sums[i]!])), value, workers: 1 };
+}
+
+async function gradientsOnWorkers(
+  objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], hooks: GradientHooks, workers: number,
+): Promise<PassGradients & { workers: number }> {
+  const portable = objective.portable!;
+  for (const n of names) if (!weights.has(n)) throw new Error(`model has no parameter ${n}`);
+  hooks.throwIfAborted?.();
+  // Worker w takes share w of every pass (those with rows for it); a pass is done once each of its shares is.
+  const shares = Array.from({ length: workers }, (_, w) => {
+    const ids: number[] = [];
+    const passes: unknown[] = [];
+    for (let p = 0; p < objective.passes; p++) {
+      const data = portable.pass(p, { index: w, of: workers });
+      if (data !== undefined) { ids.push(p); passes.push(data); }
+    }
+    return { ids, passes, reported: 0 };
+  }).filter((s) => s.ids.length > 0);
+  const waiting = new Array<number>(objective.passes).fill(0);
+  for (const s of shares) for (const p of s.ids) waiting[p]!++;
+  let done = 0;
+  const pool = await samplePool(workers);
+  const results = await pool.runTasks<PassGradients>(
+    { config: portable.config, weights: weights as Map<string, tf.Tensor> },
+    shares.map((s) => ({ ...portable.task, args: { names: [...names], passes: s.passes } satisfies GradientTaskArgs })),
+    {
+      signal: hooks.signal,
+      onReport: (w) => {
+        const share = shares[w]!;
+        if (--waiting[share.ids[share.reported++]!]! > 0) return;
+        hooks.onPass?.(++done, objective.passes);
+        hooks.throwIfAborted?.();
+      },
+    },
+  );
+  const grads = new Map(names.map((n) => [n, new Float32Array(weights.get(n)!.size)]));
+  for (const r of results) {
+    for (const [n, sum] of grads) {
+      const g = r.grads.get(n)!;
+      for (let j = 0; j < sum.length; j++) sum[j] += g[j]!;
+    }
+  }
+  return { grads, value: results.reduce((a, r) => a + r.value, 0), workers: shares.length };
+}
+
+/** The worker side of a portable objective: Σ∇J and J over the passes it was given, one report per pass. Owns `objective`. */
+export async function gradientsInWorker(
+  objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], ctx: TaskContext,
+): Promise<PassGradients> {
+  try {
+    const { grads, value } = await accumulateGradients(objective, weights, names, {
+      throwIfAborted: () => { if (ctx.signal.aborted) throw new CancelledError(); },
+      onPass: () => ctx.report(null),
+    });
+    return { grads, value };
+  } finally {
+    objective.dispose();
+  }
 }
 
 /** s = w ⊙ Σ∇J for every matrix of the set, aggregated to its granularity. */
@@ -100,7 +208,7 @@ export async function fitAttribution(
   hooks: GradientHooks = {}, provenance: Record<string, unknown> = {},
 ): Promise<AttributionValue> {
   const names = set.matrices.map((m) => m.name);
-  const { grads, value } = await accumulateGradients(objective, weights, names, hooks);
+  const { grads, value, workers } = await accumulateGradients(objective, weights, names, hooks);
   const wScores = new Map<string, Float32Array>();
   const wAbs = new Map<string, Float32Array>();
   for (const n of names) {
@@ -122,7 +230,7 @@ export async function fitAttribution(
     grads: aggregateToComponents(set, grads),
     magnitude: aggregateToComponents(set, wAbs),
     value,
-    provenance: { objective: objective.describe, cost: objective.cost, ...provenance },
+    provenance: { objective: objective.describe, cost: objective.cost, gradientWorkers: workers, ...provenance },
   };
 }
 
@@ -134,6 +242,7 @@ export function firstPasses(objective: Objective, passes: number): Objective {
     passes,
     describe: { ...objective.describe, passesUsed: passes },
     cost: objective.cost,
+    portable: objective.portable,
     loss: (w, p) => objective.loss(w, p),
     dispose: () => {},
   };

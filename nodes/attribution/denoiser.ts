@@ -2,12 +2,15 @@
 // text states, ε from a weights Map (entries may be substituted to take gradients), the model's one scheduler,
 // and its DDIM + CFG sampler re-run here step by step so every x_t can be recorded with its own timestep
 // (the reference code paired latents and timesteps off by one). `runTrajectories` reproduces `sampleImages`
-// exactly (same noise streams, guidance, clipping, steps) — a test checks that.
+// exactly (same noise streams, guidance, clipping, steps) — a test checks that. With `workers` it spreads whole
+// batches of trajectories over the diffusion pack's worker threads, bit-identical to one thread.
 import { tf } from '../sdk/runtime.ts';
+import { CancelledError } from '../sdk/errors.ts';
 import type { Scheduler } from '../diffusion/scheduler.ts';
 import type { ModelConfig } from '../diffusion/model/config.ts';
 import { encodePrompts, predictEps, predictOutput, schedulerFor, toModelRange } from '../diffusion/api.ts';
 import { seededNoise } from '../diffusion/noise.ts';
+import { samplePool, splitParts, type TaskFunction } from '../diffusion/parallel/sample-pool.ts';
 
 export interface Denoiser {
   readonly config: ModelConfig;
@@ -24,10 +27,14 @@ export interface Denoiser {
   toModelRange(images: tf.Tensor4D): tf.Tensor4D;
 }
 
+/** Denoisers a worker thread can rebuild from the config alone (the only ones whose work is spread over workers). */
+const rebuildable = new WeakSet<Denoiser>();
+export const rebuildableInWorkers = (den: Denoiser): boolean => rebuildable.has(den);
+
 /** A Denoiser over a cadflow model's config; text states come from `weights` (the handle's effective weights). */
 export function cadflowDenoiser(config: ModelConfig, weights: ReadonlyMap<string, tf.Tensor>): Denoiser {
   const size = config.cadflow.image_size;
-  return {
+  const den: Denoiser = {
     config,
     scheduler: schedulerFor(config),
     imageShape: [size, size, config.cadflow.image_channels],
@@ -36,6 +43,8 @@ export function cadflowDenoiser(config: ModelConfig, weights: ReadonlyMap<string
     predictEps: (w, xt, ts, cond) => predictEps({ config, weights: w }, xt, ts, cond),
     toModelRange,
   };
+  rebuildable.add(den);
+  return den;
 }
 
 export interface TrajectoryRequest {
@@ -55,6 +64,12 @@ export interface SamplerOptions {
   batch: number;
   throwIfAborted?(): void;
   onStep?(done: number, total: number): void;
+  /** Worker threads to spread whole batches over (> 1 needs a cadflowDenoiser); absent or 1 = this thread. */
+  workers?: number;
+  /** Identifies `weights` (a handle's key) so workers that hold them are not sent them again. */
+  modelKey?: string;
+  /** Cancels the batches running on worker threads. */
+  signal?: AbortSignal;
 }
 
 export interface RecordedLatent {
@@ -65,6 +80,14 @@ export interface RecordedLatent {
   xt: Float32Array;
 }
 
+export interface Trajectories {
+  latents: RecordedLatent[];
+  unetSampleEvaluations: number;
+  unetCalls: number;
+  /** Threads that ran them (1 = this one). */
+  workers: number;
+}
+
 /**
  * Runs DDIM with classifier-free guidance for each request from its own seeded noise, only as far as its last
  * recorded step, and returns the recorded (x_t, t) pairs plus the final images (for requests that record the
@@ -73,7 +96,9 @@ export interface RecordedLatent {
 export async function runTrajectories(
   den: Denoiser, weights: ReadonlyMap<string, tf.Tensor>, cond: tf.Tensor3D, uncond: tf.Tensor3D,
   requests: readonly TrajectoryRequest[], opts: SamplerOptions,
-): Promise<{ latents: RecordedLatent[]; unetSampleEvaluations: number; unetCalls: number }> {
+): Promise<Trajectories> {
+  const workers = Math.min(opts.workers ?? 1, Math.ceil(requests.length / opts.batch));
+  if (workers > 1) return trajectoriesOnWorkers(den, weights, cond, uncond, requests, opts, workers);
   const s = den.scheduler;
   const ts = s.ddimTimesteps(opts.steps);
   const last = requests.map((r) => Math.max(...r.record));
@@ -143,5 +168,55 @@ export async function runTrajectories(
       x.dispose();
     }
   }
-  return { latents, unetSampleEvaluations, unetCalls };
+  return { latents, unetSampleEvaluations, unetCalls, workers: 1 };
 }
+
+interface TrajectoryTaskArgs {
+  cond: { data: Float32Array; shape: number[] };
+  uncond: { data: Float32Array; shape: number[] };
+  requests: TrajectoryRequest[];
+  opts: Pick<SamplerOptions, 'steps' | 'cfg' | 'eta' | 'batch'>;
+}
+
+/**
+ * Contiguous runs of whole batches per worker: every batch runs exactly as it does on one thread (same rows, same
+ * order), so each latent is bit-identical, and the parts' latents in part order are the one-thread list.
+ */
+async function trajectoriesOnWorkers(
+  den: Denoiser, weights: ReadonlyMap<string, tf.Tensor>, cond: tf.Tensor3D, uncond: tf.Tensor3D,
+  requests: readonly TrajectoryRequest[], opts: SamplerOptions, workers: number,
+): Promise<Trajectories> {
+  if (!rebuildableInWorkers(den)) throw new Error('runTrajectories: worker threads need a cadflowDenoiser (they rebuild it from the config)');
+  opts.throwIfAborted?.();
+  const parts = splitParts(Math.ceil(requests.length / opts.batch), workers)
+    .map(([s, e]) => [s * opts.batch, Math.min(e * opts.batch, requests.length)] as const);
+  const states = (t: tf.Tensor3D) => ({ data: t.dataSync() as Float32Array, shape: [...t.shape] });
+  const shared = { cond: states(cond), uncond: states(uncond), opts: { steps: opts.steps, cfg: opts.cfg, eta: opts.eta, batch: opts.batch } };
+  const pool = await samplePool(workers);
+  const results = await pool.runTasks<Trajectories>(
+    { config: den.config, weights: weights as Map<string, tf.Tensor>, key: opts.modelKey },
+    parts.map(([s, e]) => ({ module: import.meta.url, fn: 'trajectoriesTask', args: { ...shared, requests: requests.slice(s, e) } satisfies TrajectoryTaskArgs })),
+    { signal: opts.signal, onReport: (_, v) => { const r = v as { done: number; total: number }; opts.onStep?.(r.done, r.total); } },
+  );
+  return {
+    latents: results.flatMap((r, p) => r.latents.map((l) => ({ ...l, request: l.request + parts[p]![0] }))),
+    unetSampleEvaluations: results.reduce((a, r) => a + r.unetSampleEvaluations, 0),
+    unetCalls: results.reduce((a, r) => a + r.unetCalls, 0),
+    workers: parts.length,
+  };
+}
+
+/** A worker's part of runTrajectories (see trajectoriesOnWorkers), on the weights the worker holds. */
+export const trajectoriesTask: TaskFunction<TrajectoryTaskArgs, Trajectories> = async (model, a, ctx) => {
+  const cond = tf.tensor3d(a.cond.data, a.cond.shape as [number, number, number]);
+  const uncond = tf.tensor3d(a.uncond.data, a.uncond.shape as [number, number, number]);
+  try {
+    return await runTrajectories(cadflowDenoiser(model.config, model.weights), model.weights, cond, uncond, a.requests, {
+      ...a.opts,
+      throwIfAborted: () => { if (ctx.signal.aborted) throw new CancelledError(); },
+      onStep: (done, total) => ctx.report({ done, total }),
+    });
+  } finally {
+    tf.dispose([cond, uncond]);
+  }
+};

@@ -3,10 +3,12 @@
 //            with the anchor "" (the paper) or the prompt with the concept left open;
 // - amplify: x_t = √ᾱ x0 + √(1−ᾱ) ε for images of the concept (model range), target = ε (the denoising loss).
 // Both are built once (seeded) and then evaluated any number of times, so attribution, validation and COAR
-// all score the same inputs.
+// all score the same inputs. Their batches are plain (x_t, t, text states, target) data, so the gradient passes
+// can run on worker threads (pairGradientsTask rebuilds them there).
 import { tf } from '../sdk/runtime.ts';
-import type { GradientHooks, Objective } from './attribution.ts';
-import { runTrajectories, type Denoiser, type TrajectoryRequest } from './denoiser.ts';
+import { splitParts, type TaskFunction } from '../diffusion/parallel/sample-pool.ts';
+import { gradientsInWorker, workersFor, type GradientHooks, type GradientTaskArgs, type Objective, type PassGradients } from './attribution.ts';
+import { cadflowDenoiser, rebuildableInWorkers, runTrajectories, type Denoiser, type TrajectoryRequest } from './denoiser.ts';
 import { makeRng } from '../sdk/random.ts';
 
 interface PairBatch {
@@ -14,6 +16,19 @@ interface PairBatch {
   ts: number[];
   cond: tf.Tensor3D;
   target: tf.Tensor4D;
+  /** J of the batch is multiplied by this (a preserving objective's −λ, on worker threads); absent = 1. */
+  scale?: number;
+}
+
+/** A pair batch as plain data (a pass of a portable pair objective). */
+export interface PairPass {
+  xt: Float32Array;
+  xShape: number[];
+  ts: number[];
+  cond: Float32Array;
+  condShape: number[];
+  target: Float32Array;
+  scale: number;
 }
 
 /** J over fixed batches: Σ_batches Σ (ε̂_w(x_t, t, cond) − target)². Owns the batches. */
@@ -26,13 +41,48 @@ function pairObjective(
     passes: batches.length,
     describe,
     cost,
+    portable: rebuildableInWorkers(den)
+      ? {
+        config: den.config,
+        task: { module: import.meta.url, fn: 'pairGradientsTask' },
+        pass: (p, share): PairPass | undefined => {
+          const b = batches[p]!;
+          const rows = splitParts(b.ts.length, share.of)[share.index];
+          if (!rows) return undefined;
+          const [s, e] = rows;
+          const cut = (t: tf.Tensor) => {
+            const d = t.dataSync() as Float32Array;
+            const per = d.length / b.ts.length;
+            return d.slice(s * per, e * per);
+          };
+          return {
+            xt: cut(b.xt), xShape: [e - s, ...b.xt.shape.slice(1)], ts: b.ts.slice(s, e), cond: cut(b.cond),
+            condShape: [e - s, ...b.cond.shape.slice(1)], target: cut(b.target), scale: b.scale ?? 1,
+          };
+        },
+      }
+      : undefined,
     loss: (w, p) => tf.tidy(() => {
       const b = batches[p]!;
-      return tf.sum(tf.square(tf.sub(den.predictEps(w, b.xt, b.ts, b.cond), b.target))) as tf.Scalar;
+      const j = tf.sum(tf.square(tf.sub(den.predictEps(w, b.xt, b.ts, b.cond), b.target))) as tf.Scalar;
+      return b.scale === undefined || b.scale === 1 ? j : tf.mul(j, b.scale) as tf.Scalar;
     }),
     dispose: () => batches.forEach((b) => tf.dispose([b.xt, b.cond, b.target])),
   };
 }
+
+const isPortablePairs = (o: Objective) => o.portable?.task.module === import.meta.url && o.portable.task.fn === 'pairGradientsTask';
+
+/** A worker's share of a portable pair objective's gradient passes (see accumulateGradients). */
+export const pairGradientsTask: TaskFunction<GradientTaskArgs, PassGradients> = async (model, a, ctx) => {
+  const batches = (a.passes as PairPass[]).map((p): PairBatch => ({
+    xt: tf.tensor4d(p.xt, p.xShape as [number, number, number, number]), ts: p.ts,
+    cond: tf.tensor3d(p.cond, p.condShape as [number, number, number]),
+    target: tf.tensor4d(p.target, p.xShape as [number, number, number, number]), scale: p.scale,
+  }));
+  const den = cadflowDenoiser(model.config, model.weights);
+  return gradientsInWorker(pairObjective('pairs', den, batches, {}, { setupForwardPasses: 0, forwardPassesPerPass: 0 }), model.weights, a.names, ctx);
+};
 
 /** `count` DDIM step indices spread evenly over [0, steps − 1] (all of them when count ≥ steps). */
 export function spreadSteps(steps: number, count: number): number[] {
@@ -82,7 +132,7 @@ export async function eraseObjective(
   try {
     const traj = await runTrajectories(den, weights, cond, uncond, requests, {
       steps: plan.steps, cfg: plan.cfg, eta: plan.eta, batch: Math.max(plan.batch, 1),
-      throwIfAborted: hooks.throwIfAborted,
+      throwIfAborted: hooks.throwIfAborted, signal: hooks.signal, workers: workersFor(hooks, requests.length),
     });
     const latents = traj.latents.filter((l) => l.t >= 0);
     const batches: PairBatch[] = [];
@@ -113,7 +163,7 @@ export async function eraseObjective(
       prompts: plan.prompts, anchors: plan.anchors ?? '', guidance: plan.guidance ?? 0, seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
       scoredSteps: stepsToScore, timesteps: [...new Set(latents.map((l) => l.t))].sort((a, b) => b - a),
       pairs: latents.length, batch: plan.batch,
-      trajectoryUnetSampleEvaluations: traj.unetSampleEvaluations, trajectoryUnetCalls: traj.unetCalls,
+      trajectoryUnetSampleEvaluations: traj.unetSampleEvaluations, trajectoryUnetCalls: traj.unetCalls, trajectoryWorkers: traj.workers,
     }, {
       setupForwardPasses: traj.unetSampleEvaluations + latents.length * (plan.guidance ? 2 : 1),
       forwardPassesPerPass: plan.batch,
@@ -137,6 +187,17 @@ export function preservingObjective(concept: Objective, keep: Objective, lambda:
       setupForwardPasses: (concept.cost?.setupForwardPasses ?? 0) + (keep.cost?.setupForwardPasses ?? 0),
       forwardPassesPerPass: Math.max(concept.cost?.forwardPassesPerPass ?? 0, keep.cost?.forwardPassesPerPass ?? 0),
     },
+    // Portable when both are pair objectives: a keep pass travels with its J scaled by −λ.
+    portable: isPortablePairs(concept) && isPortablePairs(keep)
+      ? {
+        ...concept.portable!,
+        pass: (p, share) => {
+          if (p < concept.passes) return concept.portable!.pass(p, share);
+          const kp = keep.portable!.pass(p - concept.passes, share) as PairPass | undefined;
+          return kp && { ...kp, scale: kp.scale * -lambda };
+        },
+      }
+      : undefined,
     loss: (w, p) => (p < concept.passes ? concept.loss(w, p) : tf.tidy(() => tf.mul(keep.loss(w, p - concept.passes), -lambda) as tf.Scalar)),
     dispose: () => {
       concept.dispose();
