@@ -1,5 +1,6 @@
 // Attribution figures on a shipped model (figures, not pass/fail):
-//   cost      FitAttribution (erase) wall time, UNet passes and peak RSS, reuse vs paper mode
+//   cost      FitAttribution (erase) wall time, UNet passes and peak RSS, reuse vs paper mode; with --workers 1,2 an
+//             in-process A/B of the thread counts (interleaved per mode, --rounds times; each fit starts with no pool)
 //   validate  estimator validation: Pearson r per α with the shuffled-score control
 //   sweep     ρ sweep of per-row CAD-Erase: weights zeroed, held-out J of the concept and of --keep, (with the judge) erase/keep accuracy
 //   erase     CAD-Erase and every baseline per concept through EvaluateErasure's protocol
@@ -7,6 +8,7 @@
 //      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
 //      [--alphas 0.1,0.05,0.025] (validate) [--rhos 0.01,0.02,0.05,0.1,0.2] (sweep) [--selection per-row|per-matrix|global] (sweep, erase)
 //      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase: extra node params)
+//      [--workers 1,2] [--rounds 1] (cost: worker threads per fit, via CADFLOW_SAMPLE_WORKERS; unset = FitAttribution's automatic choice)
 // `npm run bench` calls the default export (cost on the micro model).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -26,6 +28,9 @@ import { buildObjective, type FitPlan } from '../nodes/attribution/plan.ts';
 import { evaluateObjective } from '../nodes/attribution/attribution.ts';
 import { selectForErase } from '../nodes/attribution/selection.ts';
 import { pearson } from '../nodes/attribution/stats.ts';
+import { closeSamplePools } from '../nodes/diffusion/parallel/sample-pool.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 
@@ -49,22 +54,63 @@ export async function fit(model: ModelHandle, o: Record<string, unknown>): Promi
   return { attr: out.attribution as AttributionValue, ms: Date.now() - t0 };
 }
 
-export async function cost(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; rho: number }) {
+/** The process's resident set now and its peak since the last reset (main thread and worker threads: one process). */
+function rssMb(): { now: number; peak: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+/** Resets the peak resident set to the current one (Linux: clear_refs 5), so a peak can be measured per fit. */
+const resetPeakRss = () => writeFileSync('/proc/self/clear_refs', '5');
+
+export async function cost(model: ModelHandle, o: { concept: string; samples: number; timesteps: number; steps: number; rho: number; workers?: number[]; rounds?: number }) {
   const rows = [];
-  const fitted: AttributionValue[] = [];
-  for (const mode of ['reuse', 'paper'] as const) {
-    const { attr, ms } = await fit(model, { ...o, mode });
-    fitted.push(attr);
-    const d = (attr.provenance.objective as Record<string, number>);
-    rows.push({
-      mode, wall_ms: ms, setup_ms: (attr.provenance.wallMs as { setup: number }).setup,
-      trajectory_unet_sample_evals: d.trajectoryUnetSampleEvaluations, trajectory_unet_calls: d.trajectoryUnetCalls,
-      target_forwards: d.pairs, gradient_fwd_bwd_samples: d.pairs, gradient_passes: attr.provenance.gradientPasses,
-      J: attr.value, peak_rss_mb: peakRssMb(),
-    });
+  const fitted = new Map<string, AttributionValue>();
+  const counts = o.workers ?? [undefined];
+  for (let round = 0; round < (o.rounds ?? 1); round++) {
+    for (const mode of ['reuse', 'paper'] as const) {
+      for (const workers of counts) {
+        if (workers === undefined) delete process.env.CADFLOW_SAMPLE_WORKERS;
+        else process.env.CADFLOW_SAMPLE_WORKERS = String(workers);
+        if (o.workers) {
+          await closeSamplePools(); // each fit pays for starting its workers, as a first fit in a fresh process does
+          resetPeakRss();
+        }
+        const rssBefore = rssMb().now;
+        const load = loadavg()[0]!.toFixed(2);
+        const { attr, ms } = await fit(model, { ...o, mode });
+        const rss = rssMb();
+        fitted.set(`${mode}:${workers}`, attr);
+        const d = (attr.provenance.objective as Record<string, number>);
+        rows.push({
+          mode, ...(o.workers ? { round, workers, trajectory_workers: d.trajectoryWorkers, gradient_workers: attr.provenance.gradientWorkers } : {}),
+          wall_ms: ms, setup_ms: (attr.provenance.wallMs as { setup: number }).setup,
+          trajectory_unet_sample_evals: d.trajectoryUnetSampleEvaluations, trajectory_unet_calls: d.trajectoryUnetCalls,
+          target_forwards: d.pairs, gradient_fwd_bwd_samples: d.pairs, gradient_passes: attr.provenance.gradientPasses,
+          J: attr.value, peak_rss_mb: o.workers ? rss.peak : peakRssMb(), ...(o.workers ? { rss_before_mb: rssBefore, load_1min: load } : {}),
+        });
+      }
+    }
+  }
+  if (o.workers && o.workers.length > 1) {
+    // Same attribution whatever the thread count (float rounding of the summed passes aside).
+    for (const mode of ['reuse', 'paper']) {
+      const ref = fitted.get(`${mode}:${o.workers[0]}`)!;
+      for (const w of o.workers.slice(1)) {
+        const other = fitted.get(`${mode}:${w}`)!;
+        let diff = 0;
+        let scale = 0;
+        for (const m of ref.set.matrices) {
+          const a = ref.scores.get(m.name)!;
+          const b = other.scores.get(m.name)!;
+          for (let i = 0; i < a.length; i++) { diff = Math.max(diff, Math.abs(a[i]! - b[i]!)); scale = Math.max(scale, Math.abs(a[i]!)); }
+        }
+        console.log(`${mode}: ${o.workers[0]} vs ${w} workers: J ${ref.value} vs ${other.value}; max |Δs| / max |s| = ${diff / scale}`);
+      }
+    }
   }
   // What reuse mode changes: agreement of the two attributions and of the weights CAD-Erase picks from them.
-  const [reuse, paper] = fitted as [AttributionValue, AttributionValue];
+  const [reuse, paper] = [fitted.get(`reuse:${counts[0]}`)!, fitted.get(`paper:${counts[0]}`)!];
   const flat = (a: AttributionValue) => Float32Array.from(a.set.matrices.flatMap((m) => Array.from(a.scores.get(m.name)!)));
   const rule = { rho: o.rho, selection: 'per-row', sign: 'positive', rounding: 'floor' } as const;
   const picked = (a: AttributionValue) => {
@@ -198,6 +244,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' }, rhos: { type: 'string', default: '0.01,0.02,0.05,0.1,0.2' },
       selection: { type: 'string', default: 'per-row' }, methods: { type: 'string', default: 'cad,random,magnitude,gradient,coar' },
       fit: { type: 'string', default: '{}' }, erase: { type: 'string', default: '{}' },
+      workers: { type: 'string' }, rounds: { type: 'string', default: '1' },
     },
   });
   const backend = await initRuntime();
@@ -207,7 +254,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`model ${values.model} (${model.weightsHash.slice(0, 12)}), backend ${backend.backend}, ${JSON.stringify(values)}`);
   const cmd = positionals[0] ?? 'cost';
   const t0 = Date.now();
-  if (cmd === 'cost') console.table(await cost(model, { ...base, rho: num('rho') }));
+  if (cmd === 'cost') console.table(await cost(model, { ...base, rho: num('rho'), workers: values.workers?.split(',').map(Number), rounds: num('rounds') }));
   else if (cmd === 'validate') {
     const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho'), alphas: values.alphas?.split(',').map(Number) });
     console.table(r.rows);
