@@ -196,7 +196,14 @@ async function trajectoriesOnWorkers(
   const results = await pool.runTasks<Trajectories>(
     { config: den.config, weights: weights as Map<string, tf.Tensor>, key: opts.modelKey },
     parts.map(([s, e]) => ({ module: import.meta.url, fn: 'trajectoriesTask', args: { ...shared, requests: requests.slice(s, e) } satisfies TrajectoryTaskArgs })),
-    { signal: opts.signal, onReport: (_, v) => { const r = v as { done: number; total: number }; opts.onStep?.(r.done, r.total); } },
+    {
+      signal: opts.signal,
+      onReport: (_, v) => {
+        const r = v as { done: number; total: number };
+        opts.onStep?.(r.done, r.total);
+        opts.throwIfAborted?.();
+      },
+    },
   );
   return {
     latents: results.flatMap((r, p) => r.latents.map((l) => ({ ...l, request: l.request + parts[p]![0] }))),
