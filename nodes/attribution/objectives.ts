@@ -6,7 +6,8 @@
 // all score the same inputs. Their batches are plain (x_t, t, text states, target) data, so the gradient passes
 // can run on worker threads (pairGradientsTask rebuilds them there).
 import { tf } from '../sdk/runtime.ts';
-import { splitParts, type TaskFunction } from '../diffusion/parallel/sample-pool.ts';
+import { CancelledError } from '../sdk/errors.ts';
+import { samplePool, splitParts, type TaskFunction } from '../diffusion/parallel/sample-pool.ts';
 import { gradientsInWorker, workersFor, type GradientHooks, type GradientTaskArgs, type Objective, type PassGradients } from './attribution.ts';
 import { cadflowDenoiser, rebuildableInWorkers, runTrajectories, type Denoiser, type TrajectoryRequest } from './denoiser.ts';
 import { makeRng } from '../sdk/random.ts';
@@ -135,29 +136,28 @@ export async function eraseObjective(
       throwIfAborted: hooks.throwIfAborted, signal: hooks.signal, workers: workersFor(hooks, requests.length),
     });
     const latents = traj.latents.filter((l) => l.t >= 0);
+    const inputs: TargetInput[] = [];
     const batches: PairBatch[] = [];
     try {
       for (let start = 0; start < latents.length; start += plan.batch) {
         hooks.throwIfAborted?.();
         const chunk = latents.slice(start, start + plan.batch);
-        const ts = chunk.map((l) => l.t);
-        const batch = tf.tidy(() => {
-          const xt = tf.tensor4d(concatFloat(chunk.map((l) => l.xt)), [chunk.length, ...den.imageShape]);
-          const c = tf.gather(cond, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D;
-          // The stop-gradient target: the unedited model's prediction at the same (x_t, t) for the anchor prompt.
-          const anchor = anchors
-            ? tf.gather(anchors, chunk.map((l) => requests[l.request]!.prompt)) as tf.Tensor3D
-            : tf.tile(uncond, [chunk.length, 1, 1]) as tf.Tensor3D;
-          const anchored = den.predictEps(weights, xt, ts, anchor);
-          const eta = plan.guidance ?? 0;
-          const target = eta ? tf.sub(anchored, tf.mul(tf.sub(den.predictEps(weights, xt, ts, c), anchored), eta)) : anchored;
-          return { xt, cond: c, target: target as tf.Tensor4D };
-        });
-        batches.push({ ...batch, ts });
+        const rows = chunk.map((l) => requests[l.request]!.prompt);
+        inputs.push(tf.tidy(() => ({
+          xt: tf.tensor4d(concatFloat(chunk.map((l) => l.xt)), [chunk.length, ...den.imageShape]),
+          ts: chunk.map((l) => l.t),
+          cond: tf.gather(cond, rows) as tf.Tensor3D,
+          anchor: (anchors ? tf.gather(anchors, rows) : tf.tile(uncond, [chunk.length, 1, 1])) as tf.Tensor3D,
+        })));
       }
+      const targets = await eraseTargets(den, weights, inputs, plan.guidance ?? 0, hooks, workersFor(hooks, latents.length));
+      inputs.forEach((b, i) => batches.push({ xt: b.xt, ts: b.ts, cond: b.cond, target: targets[i]! }));
     } catch (err) {
-      batches.forEach((b) => tf.dispose([b.xt, b.cond, b.target]));
+      inputs.forEach((b) => tf.dispose([b.xt, b.cond]));
+      batches.forEach((b) => b.target.dispose());
       throw err;
+    } finally {
+      inputs.forEach((b) => b.anchor.dispose());
     }
     return pairObjective('erase', den, batches, {
       prompts: plan.prompts, anchors: plan.anchors ?? '', guidance: plan.guidance ?? 0, seeds: plan.seeds, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, mode: plan.mode,
@@ -172,6 +172,91 @@ export async function eraseObjective(
     tf.dispose([cond, uncond, ...(anchors ? [anchors] : [])]);
   }
 }
+
+interface TargetInput {
+  xt: tf.Tensor4D;
+  ts: number[];
+  cond: tf.Tensor3D;
+  anchor: tf.Tensor3D;
+}
+
+/**
+ * The stop-gradient target at (x_t, t): the unedited model's ε̂ for the anchor prompt, with ESD's negative guidance
+ * η (ε̂(anchor) − η·(ε̂(c) − ε̂(anchor))) when η ≠ 0.
+ */
+function eraseTarget(den: Denoiser, weights: ReadonlyMap<string, tf.Tensor>, b: TargetInput, eta: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const anchored = den.predictEps(weights, b.xt, b.ts, b.anchor);
+    return eta ? tf.sub(anchored, tf.mul(tf.sub(den.predictEps(weights, b.xt, b.ts, b.cond), anchored), eta)) as tf.Tensor4D : anchored;
+  });
+}
+
+/** A TargetInput as plain data. */
+interface TargetData {
+  xt: Float32Array;
+  xShape: number[];
+  ts: number[];
+  cond: Float32Array;
+  anchor: Float32Array;
+  condShape: number[];
+}
+
+/**
+ * eraseTarget for every batch; with workers, contiguous runs of whole batches per worker (each batch computed
+ * exactly as here, so the targets are bit-identical). Caller owns the targets.
+ */
+async function eraseTargets(
+  den: Denoiser, weights: ReadonlyMap<string, tf.Tensor>, inputs: TargetInput[], eta: number, hooks: GradientHooks, workers: number,
+): Promise<tf.Tensor4D[]> {
+  const k = Math.min(workers, inputs.length);
+  if (k > 1 && rebuildableInWorkers(den)) {
+    const parts = splitParts(inputs.length, k);
+    const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    const pool = await samplePool(k);
+    const results = await pool.runTasks<Float32Array[]>(
+      { config: den.config, weights: weights as Map<string, tf.Tensor> },
+      parts.map(([s, e]) => ({
+        module: import.meta.url, fn: 'eraseTargetsTask',
+        args: {
+          eta, batches: inputs.slice(s, e).map((b): TargetData => ({
+            xt: data(b.xt), xShape: [...b.xt.shape], ts: b.ts, cond: data(b.cond), anchor: data(b.anchor), condShape: [...b.cond.shape],
+          })),
+        },
+      })),
+      { signal: hooks.signal, onReport: () => hooks.throwIfAborted?.() },
+    );
+    return results.flat().map((d, i) => tf.tensor4d(d, inputs[i]!.xt.shape));
+  }
+  const targets: tf.Tensor4D[] = [];
+  try {
+    for (const b of inputs) {
+      hooks.throwIfAborted?.();
+      targets.push(eraseTarget(den, weights, b, eta));
+    }
+  } catch (err) {
+    tf.dispose(targets);
+    throw err;
+  }
+  return targets;
+}
+
+/** A worker's run of eraseTargets' batches, on the weights it holds; one report per batch. */
+export const eraseTargetsTask: TaskFunction<{ eta: number; batches: TargetData[] }, Float32Array[]> = async (model, a, ctx) => {
+  const den = cadflowDenoiser(model.config, model.weights);
+  const out: Float32Array[] = [];
+  for (const d of a.batches) {
+    if (ctx.signal.aborted) throw new CancelledError();
+    const target = tf.tidy(() => eraseTarget(den, model.weights, {
+      xt: tf.tensor4d(d.xt, d.xShape as [number, number, number, number]), ts: d.ts,
+      cond: tf.tensor3d(d.cond, d.condShape as [number, number, number]), anchor: tf.tensor3d(d.anchor, d.condShape as [number, number, number]),
+    }, a.eta));
+    out.push(target.dataSync() as Float32Array);
+    target.dispose();
+    ctx.report(null);
+    await new Promise((r) => setImmediate(r)); // let a cancel message in
+  }
+  return out;
+};
 
 /**
  * J = J_concept − λ·J_keep: the erase objective of the concept minus λ times that of prompts naming the other

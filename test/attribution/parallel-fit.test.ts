@@ -1,5 +1,5 @@
-// FitAttribution on worker threads (micro model, random weights): trajectories bit-identical to one thread
-// (uneven parts, eta noise, several batches), gradient passes equal to one thread up to float rounding (erase,
+// FitAttribution on worker threads (micro model, random weights): trajectories and erase targets bit-identical to
+// one thread (uneven parts, eta noise, ESD guidance, several batches), gradient passes equal to one thread up to float rounding (erase,
 // preserving with λ, on an erased model), progress per pass, no tensor leaks, provenance, and cancellation that
 // reaches the workers and leaves the pool usable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,10 +85,18 @@ describe('FitAttribution on worker threads', () => {
     tf.dispose([cond, uncond]);
   });
 
-  it('sums gradient passes over 2 workers to the one-thread attribution (erase, preserve λ, an erased model) without leaks', async () => {
+  it('builds the erase objective on 2 workers bit-identically and sums gradient passes over them to the one-thread attribution (erase, preserve λ, an erased model) without leaks', async () => {
     const den = cadflowDenoiser(cfg, weights);
     const concept = await eraseObjective(den, weights, plan);
     const keep = await eraseObjective(den, weights, { ...plan, prompts: ['a red star', 'a white square'], seeds: [7, 8, 9] });
+    // Built on 2 workers (trajectories and targets), every pass is bit-identical: same x_t, text states, targets.
+    const built = await eraseObjective(den, weights, { ...plan, guidance: 0.5 }, { workers: 2 });
+    const here = await eraseObjective(den, weights, { ...plan, guidance: 0.5 });
+    expect(built.describe.trajectoryWorkers).toBe(2);
+    expect(built.passes).toBe(here.passes);
+    for (let p = 0; p < here.passes; p++) expect(built.portable!.pass(p, { index: 0, of: 1 })).toEqual(here.portable!.pass(p, { index: 0, of: 1 }));
+    built.dispose();
+    here.dispose();
     const objective: Objective = preservingObjective(concept, keep, 0.5);
     try {
       expect(objective.passes).toBe(4 + 3);
