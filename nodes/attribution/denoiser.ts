@@ -66,8 +66,6 @@ export interface SamplerOptions {
   onStep?(done: number, total: number): void;
   /** Worker threads to spread whole batches over (> 1 needs a cadflowDenoiser); absent or 1 = this thread. */
   workers?: number;
-  /** Identifies `weights` (a handle's key) so workers that hold them are not sent them again. */
-  modelKey?: string;
   /** Cancels the batches running on worker threads. */
   signal?: AbortSignal;
 }
@@ -194,7 +192,7 @@ async function trajectoriesOnWorkers(
   const shared = { cond: states(cond), uncond: states(uncond), opts: { steps: opts.steps, cfg: opts.cfg, eta: opts.eta, batch: opts.batch } };
   const pool = await samplePool(workers);
   const results = await pool.runTasks<Trajectories>(
-    { config: den.config, weights: weights as Map<string, tf.Tensor>, key: opts.modelKey },
+    { config: den.config, weights: weights as Map<string, tf.Tensor> },
     parts.map(([s, e]) => ({ module: import.meta.url, fn: 'trajectoriesTask', args: { ...shared, requests: requests.slice(s, e) } satisfies TrajectoryTaskArgs })),
     {
       signal: opts.signal,

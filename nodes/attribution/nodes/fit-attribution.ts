@@ -62,7 +62,8 @@ export const fitAttributionNode = defineNode({
     const plan = planOf(params);
     if (!plan.concept && plan.prompts.length === 0) throw new NodeParamError('concept', 'set a concept (or explicit prompts)');
     const started = Date.now();
-    // Trajectories and gradient passes go to worker threads when that pays (see workersFor); results do not depend on it.
+    // Trajectories, targets and gradient passes go to worker threads when that pays (workersFor): the objective is
+    // bit-identical, the summed gradients equal up to float rounding.
     const hooks = { throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto' as const };
     const objective = await buildObjective(model, plan, hooks).catch((err: Error) => {
       if (err.name === 'NodeParamError' || err.name === 'CancelledError') throw err;
