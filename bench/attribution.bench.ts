@@ -196,7 +196,11 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
   let t0 = Date.now();
   const original = await evaluate([{ name: 'original', handle: model }], o.concepts, o);
   console.log(`original model on ${o.concepts.length} concepts: ${Date.now() - t0} ms`);
-  const all = original.map((r) => ({ concept: r.concept, method: 'original', erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: 0 }));
+  type EvalRow = (typeof original)[number];
+  const tableRow = (r: EvalRow, method: string, zeroed: number) => ({
+    concept: r.concept, method, erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: zeroed,
+  });
+  const all = original.map((r) => tableRow(r, 'original', 0));
   // Every concept's edits first; an edit that comes out the same for several concepts (same handle key: random and
   // magnitude at per-row ρ do not depend on the concept) is sampled once over all their protocols.
   const edits = new Map<string, { method: string; handle: ModelHandle; zeroed: number; concepts: string[] }>();
@@ -216,9 +220,7 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
   }
   for (const e of edits.values()) {
     t0 = Date.now();
-    const rows = (await evaluate([{ name: e.method, handle: e.handle }], e.concepts, o)).map((r) => ({
-      concept: r.concept, method: e.method, erase_acc: r.erase_acc, keep_acc: r.keep_acc, clip: r.clip_score, fd: r.fd, images: r.images, weights_zeroed: e.zeroed,
-    }));
+    const rows = (await evaluate([{ name: e.method, handle: e.handle }], e.concepts, o)).map((r) => tableRow(r, e.method, e.zeroed));
     console.log(`${e.method} (edit of ${e.concepts.join(', ')}) evaluated in ${Date.now() - t0} ms`);
     console.table(rows);
     all.push(...rows);
