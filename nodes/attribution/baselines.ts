@@ -4,7 +4,7 @@ import { tf } from '../sdk/runtime.ts';
 import type { AttributionValue, GradientHooks, Objective } from './attribution.ts';
 import { buildComponentSet, expandToWeights, type ComponentSet, type ParamSource } from './components.ts';
 import { randomMaskWithCounts, type MaskValue } from './masks.ts';
-import { countsPerMatrix, selectTopPerMatrix } from './selection.ts';
+import { selectTopPerMatrix } from './selection.ts';
 import { objectiveWithMask } from './validation.ts';
 import { ridgeRegression } from './stats.ts';
 import { makeRng } from '../sdk/random.ts';
@@ -19,9 +19,8 @@ function absMap(m: ReadonlyMap<string, Float32Array>): Map<string, Float32Array>
 /** Random / magnitude / gradient selections with CAD's per-matrix component counts. */
 export function matchedBaselineSelection(
   kind: 'random' | 'magnitude' | 'gradient', attribution: AttributionValue,
-  cadSelected: ReadonlyMap<string, Uint8Array>, seed: number,
+  counts: ReadonlyMap<string, number>, seed: number,
 ): Map<string, Uint8Array> {
-  const counts = countsPerMatrix(cadSelected);
   if (kind === 'random') return randomMaskWithCounts(attribution.set, counts, seed).selected;
   const rank = kind === 'magnitude' ? attribution.magnitude : absMap(attribution.grads);
   return selectTopPerMatrix(attribution.set, rank, counts);

@@ -53,7 +53,10 @@ function topIndices(keys: (number | null)[], k: number): number[] {
   return cand.slice(0, k);
 }
 
-export function selectForErase(set: ComponentSet, scores: ReadonlyMap<string, Float32Array>, rule: EraseRule): EraseSelection {
+/** `exclude`: components that are no candidates (already zeroed by an earlier round of an iterated edit). */
+export function selectForErase(
+  set: ComponentSet, scores: ReadonlyMap<string, Float32Array>, rule: EraseRule, exclude?: ReadonlyMap<string, Uint8Array>,
+): EraseSelection {
   if (rule.selection === 'per-row' && set.granularity !== 'weight') {
     throw new Error(`per-row selection needs a weight-granularity attribution (this one is per ${set.granularity})`);
   }
@@ -65,14 +68,19 @@ export function selectForErase(set: ComponentSet, scores: ReadonlyMap<string, Fl
     if (!s || s.length !== len) throw new Error(`scores for ${name} do not match the component set`);
     return s;
   };
+  const keyOf = (name: string, len: number): (i: number) => number | null => {
+    const s = scoresOf(name, len);
+    const ex = exclude?.get(name);
+    return ex ? (i) => (ex[i] ? null : key(s[i]!)) : (i) => key(s[i]!);
+  };
 
   if (rule.selection === 'global') {
     const k = roundCount(rule.rho * set.totalComponents, rule.rounding);
     const flat: { name: string; i: number; key: number }[] = [];
     for (const m of set.matrices) {
-      const s = scoresOf(m.name, m.components);
-      for (let i = 0; i < s.length; i++) {
-        const v = key(s[i]!);
+      const keyAt = keyOf(m.name, m.components);
+      for (let i = 0; i < m.components; i++) {
+        const v = keyAt(i);
         if (v !== null) flat.push({ name: m.name, i, key: v });
       }
     }
@@ -89,7 +97,7 @@ export function selectForErase(set: ComponentSet, scores: ReadonlyMap<string, Fl
   }
 
   for (const m of set.matrices) {
-    const s = scoresOf(m.name, m.components);
+    const keyAt = keyOf(m.name, m.components);
     const sel = new Uint8Array(m.components);
     const perRow = rule.selection === 'per-row';
     const units = perRow ? m.rows : 1;
@@ -98,7 +106,7 @@ export function selectForErase(set: ComponentSet, scores: ReadonlyMap<string, Fl
     let unitsShort = 0;
     for (let u = 0; u < units; u++) {
       const keys: (number | null)[] = new Array(width);
-      for (let j = 0; j < width; j++) keys[j] = key(s[u * width + j]!);
+      for (let j = 0; j < width; j++) keys[j] = keyAt(u * width + j);
       const top = topIndices(keys, k);
       if (top.length < k) unitsShort++;
       for (const j of top) sel[u * width + j] = 1;

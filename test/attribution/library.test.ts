@@ -6,7 +6,7 @@ import {
   aggregateToComponents, buildComponentSet, expandToWeights, globToRegExp,
 } from '../../nodes/attribution/components.ts';
 import { explicitMask, maskOverlay, randomMask, topKMask, weightMaskOverlay } from '../../nodes/attribution/masks.ts';
-import { selectForErase } from '../../nodes/attribution/selection.ts';
+import { countsPerMatrix, selectForErase } from '../../nodes/attribution/selection.ts';
 import { evaluateObjective, fitAttribution } from '../../nodes/attribution/attribution.ts';
 import { validateAttribution } from '../../nodes/attribution/validation.ts';
 import { coarSelection, fitCoar, matchedBaselineSelection } from '../../nodes/attribution/baselines.ts';
@@ -143,6 +143,17 @@ describe('Erase selection rule', () => {
     const rowSet = buildComponentSet(shapeSrc, { granularity: 'row' });
     expect(() => selectForErase(rowSet, new Map([[W, new Float32Array(2)]]), { rho: 0.5, selection: 'per-row', sign: 'positive', rounding: 'floor' })).toThrow(/per-row/);
   });
+
+  it('excluded components (zeroed by an earlier round) are never candidates, under every selection', () => {
+    const exclude = new Map([[W, Uint8Array.from({ length: 20 }, (_, i) => (i === 0 || i === 8 || i === 17 ? 1 : 0))]]);
+    const row = selectForErase(set, s, { rho: 0.25, selection: 'per-row', sign: 'positive', rounding: 'floor' }, exclude);
+    expect(picked(row.selected)).toEqual([2, 5, 16]);
+    expect(row.report[0]!.unitsShort).toBe(1);
+    const pm = selectForErase(set, s, { rho: 0.1, selection: 'per-matrix', sign: 'positive', rounding: 'floor' }, exclude);
+    expect(picked(pm.selected)).toEqual([2, 5]);
+    const gl = selectForErase(set, s, { rho: 0.15, selection: 'global', sign: 'negative', rounding: 'ceil' }, exclude);
+    expect(picked(gl.selected)).toEqual([15, 18, 19]);
+  });
 });
 
 describe('attribution, validation, baselines on toy models', () => {
@@ -205,12 +216,12 @@ describe('attribution, validation, baselines on toy models', () => {
     const attr = await fitAttribution(set, obj, w);
     const cad = selectForErase(set, attr.scores, { rho: 0.2, selection: 'per-row', sign: 'positive', rounding: 'floor' });
     for (const kind of ['random', 'magnitude', 'gradient'] as const) {
-      const sel = matchedBaselineSelection(kind, attr, cad.selected, 1);
+      const sel = matchedBaselineSelection(kind, attr, countsPerMatrix(cad.selected), 1);
       for (const m of set.matrices) {
         expect(sel.get(m.name)!.reduce((a, b) => a + b, 0)).toBe(cad.selected.get(m.name)!.reduce((a, b) => a + b, 0));
       }
     }
-    const mag = matchedBaselineSelection('magnitude', attr, cad.selected, 1).get(W1)!;
+    const mag = matchedBaselineSelection('magnitude', attr, countsPerMatrix(cad.selected), 1).get(W1)!;
     const absW = [...w.get(W1)!.dataSync()].map(Math.abs);
     const minPicked = Math.min(...absW.filter((_, i) => mag[i]));
     const maxLeft = Math.max(...absW.filter((_, i) => !mag[i]));

@@ -142,6 +142,39 @@ describe('attribution nodes', () => {
     await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.001 }))).rejects.toMatchObject({ param: 'rho' });
   });
 
+  it('Erase rounds: refits on the edited model, zeroes round 1 plus disjoint later rounds in one removable overlay; baselines match', async () => {
+    const before = tf.memory().numTensors;
+    const rule = { rho: 0.05 };
+    const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse(rule));
+    const oneTotal = (one.report as TableValue).rows.at(-1)!;
+    const ctx = fakeCtx();
+    const two = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ ...rule, rounds: 2 }));
+    expect(ctx.progressCalls).toEqual([[1, 2], [2, 2]]);
+    const edited = two.model as ModelHandle;
+    expect(edited.overlays).toHaveLength(1);
+    expect(edited.overlays[0]!.label).toMatch(/× 2 rounds/);
+    const total = (two.report as TableValue).rows.at(-1)!;
+    // Round 2 ranks only components round 1 left: with no unit short the union is exactly twice one round.
+    expect(total.units_short).toBe(0);
+    expect(total.weights_zeroed).toBe(2 * (oneTotal.weights_zeroed as number));
+    const oneEdited = one.model as ModelHandle;
+    let round1Kept = 0;
+    for (const m of attr.set.matrices) {
+      const first = oneEdited.weights().get(m.name)!.dataSync();
+      const both = edited.weights().get(m.name)!.dataSync();
+      const base = model.weights().get(m.name)!.dataSync();
+      for (let i = 0; i < base.length; i++) if (first[i] === 0 && base[i] !== 0 && both[i] !== 0) round1Kept++;
+    }
+    expect(round1Kept).toBe(0);
+    const restored = edited.withoutOverlay(edited.overlays[0]!.id);
+    const name = attr.set.matrices[0]!.name;
+    expect(Buffer.from(restored.weights().get(name)!.dataSync().buffer).equals(Buffer.from(model.base(name).dataSync().buffer))).toBe(true);
+    const random = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ ...rule, rounds: 2, method: 'random' }));
+    expect((random.report as TableValue).rows.at(-1)!.weights_zeroed).toBe(total.weights_zeroed);
+    for (const h of [one.model, edited, restored, random.model] as ModelHandle[]) h.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {
     const before = tf.memory().numTensors;
     const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ method: 'esd', esd_steps: 4, esd_lr: 1e-3, esd_guidance: 0 }));

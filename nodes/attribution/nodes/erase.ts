@@ -10,7 +10,8 @@ import { BASELINES, coarSelection, fitCoar, matchedBaselineSelection } from '../
 import { expandToWeights } from '../components.ts';
 import { weightMaskOverlay } from '../masks.ts';
 import { buildObjective, type FitPlan } from '../plan.ts';
-import { selectForErase, type EraseSelection } from '../selection.ts';
+import { countsPerMatrix, selectForErase, type EraseSelection } from '../selection.ts';
+import { iteratedSelection } from '../rounds.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 import { deltaOverlay, esdFineTune } from '../esd.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
@@ -27,6 +28,8 @@ export const eraseParams = z.object({
   sign: z.enum(['positive', 'negative', 'both']).default('positive')
     .describe('positive: components with s ≥ 0 (those that raise J); negative: s ≤ 0; both: by |s|'),
   rounding: z.enum(['floor', 'ceil']).default('floor').describe('k = floor or ceil of ρ·n'),
+  rounds: z.number().int().min(1).max(20).default(1)
+    .describe('Erase in rounds of ρ each; round r > 1 refits the attribution (its FitAttribution plan, seed + r − 1) on the model edited so far, since the first-order score predicts small edits only. Baselines zero rounds × one round\'s count'),
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
   coar_masks: z.number().int().min(4).max(5000).default(200).describe('COAR: number of random keep-masks (forward evaluations of J)'),
   coar_keep: z.number().min(0.5).max(0.999).default(0.95).describe('COAR: probability a row is kept in each mask'),
@@ -104,10 +107,26 @@ export const eraseNode = defineNode({
     if (zeroK.length) ctx.log(`warning: k = 0 in ${zeroK.map((r) => r.name).join(', ')} — nothing zeroed there`);
 
     const perComp = weightsPerComponent(attr);
-    const cadWeights = cad.report.reduce((a, r) => a + r.selected * perComp.get(r.name)!, 0);
+    const rounds = params.rounds;
+    // Components CAD zeroes per matrix (all rounds); what the baselines match.
+    let cadCounts = new Map([...countsPerMatrix(cad.selected)].map(([name, n]) => [name, n * rounds]));
+    let unitsShort = new Map(cad.report.map((r) => [r.name, r.unitsShort]));
+    const cadWeights = [...cadCounts].reduce((a, [name, n]) => a + n * perComp.get(name)!, 0);
     let weightMasks: Map<string, Uint8Array>;
     let extra: Record<string, number> = {};
-    if (params.method === 'cad') {
+    if (params.method === 'cad' && rounds > 1) {
+      if (!attr.provenance.plan) throw new NodeInputError('attribution', 'rounds > 1 refits the attribution: fit it with FitAttribution (its plan is missing)');
+      const iterated = await iteratedSelection(model, attr, rule, rounds, {
+        throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto',
+        onRound: (r, res) => {
+          ctx.progress(r, rounds, 'erase rounds');
+          ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected`);
+        },
+      });
+      weightMasks = expandToWeights(attr.set, iterated.selected);
+      cadCounts = countsPerMatrix(iterated.selected);
+      unitsShort = new Map(attr.set.matrices.map((m) => [m.name, iterated.rounds.reduce((a, r) => a + r.selection.report.find((x) => x.name === m.name)!.unitsShort, 0)]));
+    } else if (params.method === 'cad') {
       weightMasks = expandToWeights(attr.set, cad.selected);
     } else if (params.method === 'coar') {
       const plan = attr.provenance.plan as FitPlan | undefined;
@@ -124,7 +143,7 @@ export const eraseNode = defineNode({
         objective.dispose();
       }
     } else {
-      weightMasks = expandToWeights(attr.set, matchedBaselineSelection(params.method, attr, cad.selected, params.seed));
+      weightMasks = expandToWeights(attr.set, matchedBaselineSelection(params.method, attr, cadCounts, params.seed));
     }
 
     const counted = attr.set.matrices.map((m) => {
@@ -135,7 +154,7 @@ export const eraseNode = defineNode({
     const what = attr.objective === 'amplify' ? 'amplify' : 'erase';
     const concept = (attr.provenance.plan as FitPlan | undefined)?.concept ?? '';
     const methodLabel = params.method === 'cad' ? 'CAD' : params.method;
-    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}`;
+    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${rounds > 1 ? ` × ${rounds} rounds` : ''}`;
     const how = params.method === 'cad' ? ruleText : `count matched to CAD ${ruleText}`;
     const label = `${methodLabel} ${what} '${concept}' (${how}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
     const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
@@ -147,9 +166,9 @@ export const eraseNode = defineNode({
       rows: [
         ...counted.map(({ m, zeroed: z }) => {
           const r = cad.report.find((x) => x.name === m.name)!;
-          return { layer: m.name, k: r.k, units: r.units, units_short: r.unitsShort, cad_components: r.selected, weights_zeroed: z, weights: m.rows * m.cols, fraction: z / (m.rows * m.cols) };
+          return { layer: m.name, k: r.k, units: r.units, units_short: unitsShort.get(m.name)!, cad_components: cadCounts.get(m.name)!, weights_zeroed: z, weights: m.rows * m.cols, fraction: z / (m.rows * m.cols) };
         }),
-        { layer: `total (${methodLabel})`, k: null, units: null, units_short: cad.report.reduce((a, r) => a + r.unitsShort, 0), cad_components: cad.total, weights_zeroed: zeroed, weights: attr.set.totalWeights, fraction: zeroed / attr.set.totalWeights, ...extra },
+        { layer: `total (${methodLabel})`, k: null, units: null, units_short: [...unitsShort.values()].reduce((a, b) => a + b, 0), cad_components: [...cadCounts.values()].reduce((a, b) => a + b, 0), weights_zeroed: zeroed, weights: attr.set.totalWeights, fraction: zeroed / attr.set.totalWeights, ...extra },
       ],
     };
     return { model: edited, report, fraction: zeroed / attr.set.totalWeights };
