@@ -5,9 +5,10 @@
 //   sweep     ρ sweep of per-row CAD-Erase: weights zeroed, held-out J of the concept and of --keep, (with the judge) erase/keep accuracy
 //   erase     CAD-Erase and every baseline per concept through EvaluateErasure's protocol
 // Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
-//      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.05]
+//      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.02]
 //      [--alphas 0.1,0.05,0.025] (validate) [--rhos 0.01,0.02,0.05,0.1,0.2] (sweep) [--selection per-row|per-matrix|global] (sweep, erase)
-//      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase: extra node params)
+//      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase: extra node params;
+//      Erase runs its default rounds unless --erase '{"rounds":1}')
 //      [--workers 1,2] [--rounds 1] (cost: worker threads per fit, via CADFLOW_SAMPLE_WORKERS; unset = FitAttribution's automatic choice)
 // `npm run bench` calls the default export (cost on the micro model).
 import { parseArgs } from 'node:util';
@@ -17,7 +18,7 @@ import { CancelledError, type NodeContext, type TableValue } from '../nodes/sdk/
 import { loadModel, sampleImages } from '../nodes/diffusion/api.ts';
 import type { ModelHandle } from '../nodes/diffusion/handle.ts';
 import { fitAttributionNode, fitParams } from '../nodes/attribution/nodes/fit-attribution.ts';
-import { eraseNode, eraseParams } from '../nodes/attribution/nodes/erase.ts';
+import { DEFAULT_RHO, eraseNode, eraseParams } from '../nodes/attribution/nodes/erase.ts';
 import { validateAttributionNode, validateParams } from '../nodes/attribution/nodes/validate-attribution.ts';
 import type { AttributionValue } from '../nodes/attribution/attribution.ts';
 import { evaluateErasure } from '../nodes/evaluation/erasure-eval.ts';
@@ -243,7 +244,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       model: { type: 'string', default: 'shapes-tiny' }, concepts: { type: 'string', default: 'circle' },
       samples: { type: 'string', default: '8' }, timesteps: { type: 'string', default: '10' }, steps: { type: 'string', default: '25' },
       masks: { type: 'string', default: '100' }, 'per-value': { type: 'string', default: '10' }, captions: { type: 'string', default: '40' },
-      rho: { type: 'string', default: '0.05' }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' }, rhos: { type: 'string', default: '0.01,0.02,0.05,0.1,0.2' },
+      rho: { type: 'string', default: String(DEFAULT_RHO) }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' }, rhos: { type: 'string', default: '0.01,0.02,0.05,0.1,0.2' },
       selection: { type: 'string', default: 'per-row' }, methods: { type: 'string', default: 'cad,random,magnitude,gradient,coar' },
       fit: { type: 'string', default: '{}' }, erase: { type: 'string', default: '{}' },
       workers: { type: 'string' }, rounds: { type: 'string', default: '1' },

@@ -109,7 +109,7 @@ describe('attribution nodes', () => {
   });
 
   it('Erase: exact per-matrix counts, reversible overlay; baselines zero the same number of weights', async () => {
-    const cad = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05 }));
+    const cad = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
     const report = cad.report as TableValue;
     const total = report.rows[report.rows.length - 1]!;
     const edited = cad.model as ModelHandle;
@@ -131,7 +131,7 @@ describe('attribution nodes', () => {
     const name = attr.set.matrices[0]!.name;
     expect(Buffer.from(restored.weights().get(name)!.dataSync().buffer).equals(Buffer.from(model.base(name).dataSync().buffer))).toBe(true);
     for (const method of ['random', 'magnitude', 'gradient', 'coar'] as const) {
-      const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, method, coar_masks: 8 }));
+      const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1, method, coar_masks: 8 }));
       const t = (out.report as TableValue).rows.at(-1)!;
       if (method === 'coar') expect(Math.abs((t.weights_zeroed as number) - zeros)).toBeLessThanOrEqual(attr.set.matrices.reduce((a, m) => Math.max(a, m.cols), 0));
       else expect(t.weights_zeroed).toBe(zeros);
@@ -145,7 +145,7 @@ describe('attribution nodes', () => {
   it('Erase rounds: refits on the edited model, zeroes round 1 plus disjoint later rounds in one removable overlay; baselines match', async () => {
     const before = tf.memory().numTensors;
     const rule = { rho: 0.05 };
-    const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse(rule));
+    const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ ...rule, rounds: 1 }));
     const oneTotal = (one.report as TableValue).rows.at(-1)!;
     const ctx = fakeCtx();
     const two = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ ...rule, rounds: 2 }));
@@ -173,6 +173,13 @@ describe('attribution nodes', () => {
     expect((random.report as TableValue).rows.at(-1)!.weights_zeroed).toBe(total.weights_zeroed);
     for (const h of [one.model, edited, restored, random.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Erase v1 workflows keep their meaning: one round, ρ = 0.1 unless they set it', () => {
+    const up = eraseNode.migrations![1]!;
+    expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });
+    expect(eraseParams.parse(up({ rho: 0.05, method: 'random' }))).toMatchObject({ rho: 0.05, rounds: 1, method: 'random' });
+    expect(eraseParams.parse({})).toMatchObject({ rho: 0.02, rounds: 4 });
   });
 
   it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {

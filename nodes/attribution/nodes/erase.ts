@@ -16,8 +16,12 @@ import { requireAttribution, requireModel } from './shared.ts';
 import { deltaOverlay, esdFineTune } from '../esd.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
 
-/** Default ρ for per-row selection: the shapes-tiny sweep in nodes/attribution/README.md (0.05 left a quarter of the target). */
-export const DEFAULT_RHO = 0.1;
+/**
+ * Defaults: 4 rounds of per-row ρ = 0.02 (5.4 % of shapes-tiny's FF weights in all). One edit of ρ = 0.1 (Erase v1's
+ * default) erased about as much at 26,032 weights but cost the other shapes far more — nodes/attribution/README.md.
+ */
+export const DEFAULT_RHO = 0.02;
+export const DEFAULT_ROUNDS = 4;
 
 export const eraseParams = z.object({
   method: z.enum(['cad', ...BASELINES, 'esd']).default('cad')
@@ -28,7 +32,7 @@ export const eraseParams = z.object({
   sign: z.enum(['positive', 'negative', 'both']).default('positive')
     .describe('positive: components with s ≥ 0 (those that raise J); negative: s ≤ 0; both: by |s|'),
   rounding: z.enum(['floor', 'ceil']).default('floor').describe('k = floor or ceil of ρ·n'),
-  rounds: z.number().int().min(1).max(20).default(1)
+  rounds: z.number().int().min(1).max(20).default(DEFAULT_ROUNDS)
     .describe('Erase in rounds of ρ each; round r > 1 refits the attribution (its FitAttribution plan, seed + r − 1) on the model edited so far, since the first-order score predicts small edits only. Baselines zero rounds × one round\'s count'),
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
   coar_masks: z.number().int().min(4).max(5000).default(200).describe('COAR: number of random keep-masks (forward evaluations of J)'),
@@ -71,7 +75,9 @@ function weightsPerComponent(attr: AttributionValue): Map<string, number> {
 
 export const eraseNode = defineNode({
   type: 'Erase',
-  typeVersion: 1,
+  typeVersion: 2,
+  // v1 had no rounds (one edit) and ρ = 0.1 by default.
+  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }) },
   category: 'attribution',
   displayName: 'Erase',
   description: 'Zero the top components of an attribution (per-row top-k = ⌊ρ·n_in⌋ with s ≥ 0, as CAD), or baselines with the same count. Reversible overlay; exact counts reported. With an amplify attribution it amplifies / recalls the concept.',
