@@ -1,7 +1,7 @@
 // A picture of CAD-Erase at the defaults: per concept, one row of the unedited model's samples and one row of the
 // erased model's, on the first N target prompts (and seeds) of the erasure protocol, with the judge's shape labels.
 // Run: npx tsx bench/erase-grid.ts [--model shapes-tiny] [--concepts circle,square,...] [--n 8] [--steps 25]
-//      [--out docs/figures/cad-erase-shapes.png]
+//      [--erase '{"rounds":1,"rho":0.1}' (Erase params beside the defaults)] [--out docs/figures/cad-erase-shapes.png]
 import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'shapes-tiny' },
     concepts: { type: 'string', default: 'circle,square,triangle,star,cross,heart' },
-    n: { type: 'string', default: '8' }, steps: { type: 'string', default: '25' },
+    n: { type: 'string', default: '8' }, steps: { type: 'string', default: '25' }, erase: { type: 'string', default: '{}' },
     out: { type: 'string', default: join('docs', 'figures', 'cad-erase-shapes.png') },
   },
 });
@@ -32,7 +32,7 @@ const rows: tf.Tensor4D[] = [];
 const lines = ['| concept | weights zeroed | unedited: judge says | erased: judge says |', '|---|---|---|---|'];
 for (const concept of values.concepts!.split(',')) {
   const { attr } = await fit(model, { concept });
-  const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({}));
+  const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse(JSON.parse(values.erase!)));
   const edited = out.model as ModelHandle;
   const target = erasureProtocol(concept, { size: 'full' }).target.slice(0, n);
   const says: string[] = [];
@@ -52,5 +52,5 @@ tf.dispose([all, ...rows]);
 mkdirSync(dirname(values.out!), { recursive: true });
 writeFileSync(`${values.out}.tmp`, png);
 renameSync(`${values.out}.tmp`, values.out!);
-console.log(`${values.out}: rows = per concept the unedited model, then CAD-Erase at the defaults; prompts = the protocol's first ${n} target prompts`);
+console.log(`${values.out}: rows = per concept the unedited model, then CAD-Erase (defaults + ${values.erase}); prompts = the protocol's first ${n} target prompts`);
 console.log(lines.join('\n'));
