@@ -175,6 +175,17 @@ describe('attribution nodes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('Erase rounds cancelled after round 1 stops before refitting and frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const ac = new AbortController();
+    const ctx = fakeCtx(ac.signal);
+    let rounds = 0;
+    ctx.progress = () => { rounds++; ac.abort(); };
+    await expect(eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3 }))).rejects.toBeInstanceOf(CancelledError);
+    expect(rounds).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('Erase v1 workflows keep their meaning: one round, ρ = 0.1 unless they set it', () => {
     const up = eraseNode.migrations![1]!;
     expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });
