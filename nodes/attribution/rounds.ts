@@ -15,9 +15,12 @@ export interface RoundResult {
   selection: EraseSelection;
 }
 
-/** The union of `rounds` selections; round r > 1 refits `attr`'s plan (seed + r − 1) on the model edited so far. */
+/**
+ * The union of `rounds` selections: round 1 is `first` (the rule applied to `attr`); round r > 1 refits `attr`'s plan
+ * (seed + r − 1) on the model edited so far and applies the rule among the components not yet selected.
+ */
 export async function iteratedSelection(
-  model: ModelHandle, attr: AttributionValue, rule: EraseRule, rounds: number,
+  model: ModelHandle, attr: AttributionValue, first: EraseSelection, rule: EraseRule, rounds: number,
   hooks: GradientHooks & { onRound?(round: number, result: RoundResult): void } = {},
 ): Promise<{ selected: Map<string, Uint8Array>; rounds: RoundResult[] }> {
   const plan = attr.provenance.plan as FitPlan | undefined;
@@ -25,8 +28,8 @@ export async function iteratedSelection(
   const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
   const union = new Map(attr.set.matrices.map((m) => [m.name, new Uint8Array(m.components)]));
   const results: RoundResult[] = [];
-  let current = attr;
   for (let round = 1; round <= rounds; round++) {
+    let current = attr;
     if (round > 1) {
       hooks.throwIfAborted?.();
       const edited = model.withOverlay(weightMaskOverlay(expandToWeights(attr.set, union), shapes, { mode: 'zero' }, `iterated erase, ${round - 1} rounds`));
@@ -42,7 +45,7 @@ export async function iteratedSelection(
         edited.dispose();
       }
     }
-    const selection = selectForErase(attr.set, current.scores, rule, union);
+    const selection = round === 1 ? first : selectForErase(attr.set, current.scores, rule, union);
     for (const [name, sel] of selection.selected) {
       const u = union.get(name)!;
       for (let i = 0; i < sel.length; i++) u[i] |= sel[i]!;

@@ -122,7 +122,7 @@ export const eraseNode = defineNode({
     let extra: Record<string, number> = {};
     if (params.method === 'cad' && rounds > 1) {
       if (!attr.provenance.plan) throw new NodeInputError('attribution', 'rounds > 1 refits the attribution: fit it with FitAttribution (its plan is missing)');
-      const iterated = await iteratedSelection(model, attr, rule, rounds, {
+      const iterated = await iteratedSelection(model, attr, cad, rule, rounds, {
         throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto',
         onRound: (r, res) => {
           ctx.progress(r, rounds, 'erase rounds');
