@@ -9,6 +9,7 @@
 //      [--alphas 0.1,0.05,0.025] (validate) [--rhos 0.01,0.02,0.05,0.1,0.2] (sweep) [--selection per-row|per-matrix|global] (sweep, erase)
 //      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase: extra node params;
 //      Erase runs its default rounds unless --erase '{"rounds":1}')
+//      [--protocol-seed N] (erase: EvaluateErasure's prompts drawn with another seed than the acceptance protocol's)
 //      [--workers 1,2] [--rounds 1] (cost: worker threads per fit, via CADFLOW_SAMPLE_WORKERS; unset = FitAttribution's automatic choice)
 // `npm run bench` calls the default export (cost on the micro model).
 import { parseArgs } from 'node:util';
@@ -151,13 +152,13 @@ function judgeAndClip() {
 }
 
 /** EvaluateErasure's protocol for `concepts` (a reduced size: perValue, captions; DDIM `steps`, CFG 3) on each model. */
-export async function evaluate(models: { name: string; handle: ModelHandle }[], concepts: string[], o: { perValue: number; captions: number; steps: number }) {
+export async function evaluate(models: { name: string; handle: ModelHandle }[], concepts: string[], o: { perValue: number; captions: number; steps: number; protocolSeed?: number }) {
   const jc = await judgeAndClip();
   if (!jc) return [];
   return evaluateErasure(models.map((m) => ({
     name: m.name,
     sample: (prompts, seeds) => sampleImages(m.handle, prompts, seeds, { steps: o.steps, cfg: 3, eta: 0, batchSize: 32 }),
-  })), concepts.map((c) => erasureProtocol(c, { size: 'full', perValue: o.perValue, captions: o.captions })), { ...jc, chunk: 32, referenceRow: false });
+  })), concepts.map((c) => erasureProtocol(c, { size: 'full', perValue: o.perValue, captions: o.captions, seed: o.protocolSeed })), { ...jc, chunk: 32, referenceRow: false });
 }
 
 async function sweep(model: ModelHandle, o: { concept: string; keepConcept: string; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rhos: number[]; selection: string; fitExtra: Record<string, unknown>; eraseExtra: Record<string, unknown> }) {
@@ -191,7 +192,7 @@ async function sweep(model: ModelHandle, o: { concept: string; keepConcept: stri
   return rows;
 }
 
-async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number; selection: string; methods: string[]; fitExtra: Record<string, unknown>; eraseExtra: Record<string, unknown> }) {
+async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: number; timesteps: number; steps: number; perValue: number; captions: number; rho: number; masks: number; selection: string; methods: string[]; fitExtra: Record<string, unknown>; eraseExtra: Record<string, unknown>; protocolSeed?: number }) {
   if (!await judgeAndClip()) return [];
   // The unedited model's images of a value serve every concept (target for one, keep for the others): one pass.
   let t0 = Date.now();
@@ -208,8 +209,13 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
   for (const concept of o.concepts) {
     t0 = Date.now();
     const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps, ...o.fitExtra });
+    // With a stop check CAD may end before its last round; the baselines then zero as many rounds' count as it ran.
+    let roundsRun: number | undefined;
     for (const method of o.methods) {
-      const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, method, coar_masks: o.masks, selection: o.selection, ...o.eraseExtra }));
+      const out = await eraseNode.execute(benchCtx(true), { model, attribution: attr }, eraseParams.parse({
+        rho: o.rho, method, coar_masks: o.masks, selection: o.selection, ...o.eraseExtra, ...(method !== 'cad' && roundsRun ? { rounds: roundsRun } : {}),
+      }));
+      if (method === 'cad') roundsRun = (out.report as TableValue).rows.at(-1)!.rounds_run as number | undefined;
       const handle = out.model as ModelHandle;
       const seen = edits.get(handle.key);
       if (seen) {
@@ -247,7 +253,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rho: { type: 'string', default: String(DEFAULT_RHO) }, keep: { type: 'string', default: 'square' }, alphas: { type: 'string' }, rhos: { type: 'string', default: '0.01,0.02,0.05,0.1,0.2' },
       selection: { type: 'string', default: 'per-row' }, methods: { type: 'string', default: 'cad,random,magnitude,gradient,coar' },
       fit: { type: 'string', default: '{}' }, erase: { type: 'string', default: '{}' },
-      workers: { type: 'string' }, rounds: { type: 'string', default: '1' },
+      workers: { type: 'string' }, rounds: { type: 'string', default: '1' }, 'protocol-seed': { type: 'string' },
     },
   });
   const backend = await initRuntime();
@@ -268,6 +274,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       concepts: values.concepts!.split(','), samples: base.samples, timesteps: base.timesteps, steps: base.steps,
       perValue: num('per-value'), captions: num('captions'), rho: num('rho'), masks: num('masks'), selection: values.selection!,
       methods: values.methods!.split(','), fitExtra: JSON.parse(values.fit!), eraseExtra: JSON.parse(values.erase!),
+      protocolSeed: values['protocol-seed'] === undefined ? undefined : num('protocol-seed'),
     }));
   } else throw new Error(`unknown command ${cmd}`);
   console.log(`done in ${Date.now() - t0} ms; peak RSS ${peakRssMb()} MB; tensors ${tf.memory().numTensors}`);

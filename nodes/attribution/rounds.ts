@@ -13,46 +13,56 @@ export interface RoundResult {
   /** J of the attribution this round selected from (round 1: the given one, fitted on the unedited model). */
   value: number;
   selection: EraseSelection;
+  /** What `stopWhen` measured on the model edited through this round. */
+  check?: { value: number; stop: boolean };
 }
 
+/** Measures the model edited so far (e.g. the share of its samples still showing the concept); stop = enough erased. */
+export type RoundCheck = (edited: ModelHandle, round: number) => Promise<{ value: number; stop: boolean }>;
+
 /**
- * The union of `rounds` selections: round 1 is `first` (the rule applied to `attr`); round r > 1 refits `attr`'s plan
- * (seed + r − 1) on the model edited so far and applies the rule among the components not yet selected.
+ * The union of up to `rounds` selections: round 1 is `first` (the rule applied to `attr`); round r > 1 refits `attr`'s
+ * plan (seed + r − 1) on the model edited so far and applies the rule among the components not yet selected. With
+ * `stopWhen`, the model edited through each round is checked, and the rounds end early when it says stop.
  */
 export async function iteratedSelection(
   model: ModelHandle, attr: AttributionValue, first: EraseSelection, rule: EraseRule, rounds: number,
-  hooks: GradientHooks & { onRound?(round: number, result: RoundResult): void } = {},
+  hooks: GradientHooks & { onRound?(round: number, result: RoundResult): void; stopWhen?: RoundCheck } = {},
 ): Promise<{ selected: Map<string, Uint8Array>; rounds: RoundResult[] }> {
   const plan = attr.provenance.plan as FitPlan | undefined;
   if (rounds > 1 && !plan) throw new Error('iterated erase needs the attribution\'s FitAttribution plan to refit it');
   const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
   const union = new Map(attr.set.matrices.map((m) => [m.name, new Uint8Array(m.components)]));
   const results: RoundResult[] = [];
+  let current = attr;
   for (let round = 1; round <= rounds; round++) {
-    let current = attr;
-    if (round > 1) {
-      hooks.throwIfAborted?.();
-      const edited = model.withOverlay(weightMaskOverlay(expandToWeights(attr.set, union), shapes, { mode: 'zero' }, `iterated erase, ${round - 1} rounds`));
-      try {
-        const roundPlan = { ...plan!, seed: plan!.seed + round - 1 };
-        const objective = await buildObjective(edited, roundPlan, hooks);
-        try {
-          current = await fitAttribution(attr.set, objective, edited.weights(), hooks, { plan: roundPlan });
-        } finally {
-          objective.dispose();
-        }
-      } finally {
-        edited.dispose();
-      }
-    }
     const selection = round === 1 ? first : selectForErase(attr.set, current.scores, rule, union);
     for (const [name, sel] of selection.selected) {
       const u = union.get(name)!;
       for (let i = 0; i < sel.length; i++) u[i] |= sel[i]!;
     }
-    const result = { round, value: current.value, selection };
+    const result: RoundResult = { round, value: current.value, selection };
     results.push(result);
-    hooks.onRound?.(round, result);
+    if (round === rounds && !hooks.stopWhen) {
+      hooks.onRound?.(round, result);
+      break;
+    }
+    const edited = model.withOverlay(weightMaskOverlay(expandToWeights(attr.set, union), shapes, { mode: 'zero' }, `iterated erase, ${round} rounds`));
+    try {
+      if (hooks.stopWhen) result.check = await hooks.stopWhen(edited, round);
+      hooks.onRound?.(round, result);
+      if (result.check?.stop || round === rounds) break;
+      hooks.throwIfAborted?.();
+      const roundPlan = { ...plan!, seed: plan!.seed + round };
+      const objective = await buildObjective(edited, roundPlan, hooks);
+      try {
+        current = await fitAttribution(attr.set, objective, edited.weights(), hooks, { plan: roundPlan });
+      } finally {
+        objective.dispose();
+      }
+    } finally {
+      edited.dispose();
+    }
   }
   return { selected: union, rounds: results };
 }

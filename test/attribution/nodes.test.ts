@@ -14,6 +14,9 @@ import { fitAttributionNode, fitParams } from '../../nodes/attribution/nodes/fit
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
+import { judgedConceptShare } from '../../nodes/attribution/stop-check.ts';
+import { loadJudge } from '../../nodes/evaluation/judge.ts';
+import { join } from 'node:path';
 
 let weights: Map<string, tf.Tensor>;
 let model: ModelHandle;
@@ -184,6 +187,37 @@ describe('attribution nodes', () => {
     await expect(eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3 }))).rejects.toBeInstanceOf(CancelledError);
     expect(rounds).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Erase stop_at: the rounds end once the judge sees the concept in at most that share of fresh samples', async () => {
+    const judge = join(import.meta.dirname, '..', '..', 'models', 'shapes-judge');
+    const judgeModel = await loadJudge(judge); // process-lifetime weights, shared with the node
+    const before = tf.memory().numTensors;
+    const ctx = fakeCtx();
+    const logs: string[] = [];
+    ctx.log = (m) => logs.push(m);
+    // Every share is ≤ 1: the check after round 1 stops the rounds.
+    const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, judge }));
+    expect(ctx.progressCalls).toEqual([[1, 3]]);
+    expect(logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
+    const total = (stopped.report as TableValue).rows.at(-1)!;
+    expect(total.rounds_run).toBe(1);
+    const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
+    expect(total.weights_zeroed).toBe((one.report as TableValue).rows.at(-1)!.weights_zeroed);
+    // The share was measured on the edited model: the same check on the one-round edit gives it again.
+    const share = await judgedConceptShare(one.model as ModelHandle, attr.provenance.plan as FitPlan, judgeModel, 4);
+    expect(total.judged_share).toBe(share);
+    // A stop_at below every share but 0: the rounds run to the end unless the check sees no circle at all.
+    const ctx2 = fakeCtx();
+    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 2, stop_at: 1e-9, stop_samples: 4, judge }));
+    const total2 = (all.report as TableValue).rows.at(-1)!;
+    expect(total2.rounds_run).toBe(total2.judged_share === 0 ? 1 : 2);
+    expect(ctx2.progressCalls).toHaveLength(total2.rounds_run as number);
+    for (const h of [stopped.model, one.model, all.model] as ModelHandle[]) h.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rounds: 2, stop_at: 0.1, judge: '/nonexistent' }))).rejects.toMatchObject({ param: 'judge' });
+    const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify' }))).attribution as AttributionValue;
+    await expect(eraseNode.execute(fakeCtx(), { model, attribution: amp }, eraseParams.parse({ rounds: 2, stop_at: 0.1, judge }))).rejects.toMatchObject({ param: 'stop_at' });
   });
 
   it('Erase v1 workflows keep their meaning: one round, ρ = 0.1 unless they set it', () => {

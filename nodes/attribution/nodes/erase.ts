@@ -11,7 +11,9 @@ import { expandToWeights } from '../components.ts';
 import { weightMaskOverlay } from '../masks.ts';
 import { buildObjective, type FitPlan } from '../plan.ts';
 import { countsPerMatrix, selectForErase, type EraseSelection } from '../selection.ts';
-import { iteratedSelection } from '../rounds.ts';
+import { iteratedSelection, type RoundCheck } from '../rounds.ts';
+import { checkedAttribute, judgedConceptShare } from '../stop-check.ts';
+import { judgeFor } from '../../evaluation/nodes/shared.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 import { deltaOverlay, esdFineTune } from '../esd.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
@@ -34,6 +36,10 @@ export const eraseParams = z.object({
   rounding: z.enum(['floor', 'ceil']).default('floor').describe('k = floor or ceil of ρ·n'),
   rounds: z.number().int().min(1).max(20).default(DEFAULT_ROUNDS)
     .describe('Erase in rounds of ρ each; round r > 1 refits the attribution (its FitAttribution plan, seed + r − 1) on the model edited so far, since the first-order score predicts small edits only. Baselines zero rounds × one round\'s count'),
+  stop_at: z.number().min(0).max(1).default(0)
+    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most. 0 = run every round'),
+  stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop check (the fit\'s DDIM steps, CFG and eta)'),
+  judge: z.string().default('shapes-judge').describe('Judge of the stop check: bundled name or folder'),
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
   coar_masks: z.number().int().min(4).max(5000).default(200).describe('COAR: number of random keep-masks (forward evaluations of J)'),
   coar_keep: z.number().min(0.5).max(0.999).default(0.95).describe('COAR: probability a row is kept in each mask'),
@@ -67,6 +73,22 @@ async function esdErase(ctx: NodeContext, model: ModelHandle, attr: AttributionV
     ],
   };
   return { model: model.withOverlay(deltaOverlay(tuned.deltas, label)), report, fraction: 0 };
+}
+
+/** The rounds' stop check: the judge's share of fresh concept samples, against stop_at. */
+async function judgedStop(ctx: NodeContext, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck> {
+  const plan = attr.provenance.plan as FitPlan;
+  if (plan.objective !== 'erase') throw new NodeParamError('stop_at', 'the stop check judges erasure: use it with an erase attribution (set stop_at 0 to amplify in rounds)');
+  const judge = await judgeFor(ctx, 'judge', params.judge);
+  try {
+    checkedAttribute(plan, judge);
+  } catch (err) {
+    throw new NodeParamError('stop_at', (err as Error).message);
+  }
+  return async (edited) => {
+    const value = await judgedConceptShare(edited, plan, judge, params.stop_samples, ctx.signal);
+    return { value, stop: value <= params.stop_at };
+  };
 }
 
 function weightsPerComponent(attr: AttributionValue): Map<string, number> {
@@ -114,6 +136,8 @@ export const eraseNode = defineNode({
 
     const perComp = weightsPerComponent(attr);
     const rounds = params.rounds;
+    const concept = (attr.provenance.plan as FitPlan | undefined)?.concept ?? '';
+    let roundsRun = rounds;
     // Components CAD zeroes per matrix (all rounds); what the baselines match.
     let cadCounts = new Map([...countsPerMatrix(cad.selected)].map(([name, n]) => [name, n * rounds]));
     let unitsShort = new Map(cad.report.map((r) => [r.name, r.unitsShort]));
@@ -122,13 +146,17 @@ export const eraseNode = defineNode({
     let extra: Record<string, number> = {};
     if (params.method === 'cad' && rounds > 1) {
       if (!attr.provenance.plan) throw new NodeInputError('attribution', 'rounds > 1 refits the attribution: fit it with FitAttribution (its plan is missing)');
+      const stopWhen = params.stop_at > 0 ? await judgedStop(ctx, attr, params) : undefined;
       const iterated = await iteratedSelection(model, attr, cad, rule, rounds, {
-        throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto',
+        throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto', stopWhen,
         onRound: (r, res) => {
           ctx.progress(r, rounds, 'erase rounds');
-          ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected`);
+          const check = res.check ? `; ${(100 * res.check.value).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ≤ ${100 * params.stop_at} %: stop` : ''}` : '';
+          ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected${check}`);
         },
       });
+      roundsRun = iterated.rounds.length;
+      if (stopWhen) extra = { rounds_run: roundsRun, judged_share: iterated.rounds.at(-1)!.check!.value };
       weightMasks = expandToWeights(attr.set, iterated.selected);
       cadCounts = countsPerMatrix(iterated.selected);
       unitsShort = new Map(attr.set.matrices.map((m) => [m.name, iterated.rounds.reduce((a, r) => a + r.selection.report.find((x) => x.name === m.name)!.unitsShort, 0)]));
@@ -158,9 +186,8 @@ export const eraseNode = defineNode({
     });
     const zeroed = counted.reduce((a, c) => a + c.zeroed, 0);
     const what = attr.objective === 'amplify' ? 'amplify' : 'erase';
-    const concept = (attr.provenance.plan as FitPlan | undefined)?.concept ?? '';
     const methodLabel = params.method === 'cad' ? 'CAD' : params.method;
-    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${rounds > 1 ? ` × ${rounds} rounds` : ''}`;
+    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${roundsRun > 1 ? ` × ${roundsRun} rounds` : ''}`;
     const how = params.method === 'cad' ? ruleText : `count matched to CAD ${ruleText}`;
     const label = `${methodLabel} ${what} '${concept}' (${how}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
     const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
