@@ -209,13 +209,13 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
   for (const concept of o.concepts) {
     t0 = Date.now();
     const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps, ...o.fitExtra });
-    // With a stop check CAD may end before its last round; the baselines then zero as many rounds' count as it ran.
-    let roundsRun: number | undefined;
+    // With a stop check CAD may keep fewer rounds than `rounds`; the baselines then zero as many rounds' count.
+    let roundsKept: number | undefined;
     for (const method of o.methods) {
       const out = await eraseNode.execute(benchCtx(true), { model, attribution: attr }, eraseParams.parse({
-        rho: o.rho, method, coar_masks: o.masks, selection: o.selection, ...o.eraseExtra, ...(method !== 'cad' && roundsRun ? { rounds: roundsRun } : {}),
+        rho: o.rho, method, coar_masks: o.masks, selection: o.selection, ...o.eraseExtra, ...(method !== 'cad' && roundsKept ? { rounds: roundsKept } : {}),
       }));
-      if (method === 'cad') roundsRun = (out.report as TableValue).rows.at(-1)!.rounds_run as number | undefined;
+      if (method === 'cad') roundsKept = (out.report as TableValue).rows.at(-1)!.rounds_kept as number | undefined;
       const handle = out.model as ModelHandle;
       const seen = edits.get(handle.key);
       if (seen) {

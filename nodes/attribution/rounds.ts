@@ -23,17 +23,20 @@ export type RoundCheck = (edited: ModelHandle, round: number) => Promise<{ value
 /**
  * The union of up to `rounds` selections: round 1 is `first` (the rule applied to `attr`); round r > 1 refits `attr`'s
  * plan (seed + r − 1) on the model edited so far and applies the rule among the components not yet selected. With
- * `stopWhen`, the model edited through each round is checked, and the rounds end early when it says stop.
+ * `stopWhen`, the model edited through each round is checked, and the rounds end early when it says stop; when it
+ * never does, the edit kept is that of the round with the lowest check value (the earliest of equals).
  */
 export async function iteratedSelection(
   model: ModelHandle, attr: AttributionValue, first: EraseSelection, rule: EraseRule, rounds: number,
   hooks: GradientHooks & { onRound?(round: number, result: RoundResult): void; stopWhen?: RoundCheck } = {},
-): Promise<{ selected: Map<string, Uint8Array>; rounds: RoundResult[] }> {
+): Promise<{ selected: Map<string, Uint8Array>; rounds: RoundResult[]; kept: number }> {
   const plan = attr.provenance.plan as FitPlan | undefined;
   if (rounds > 1 && !plan) throw new Error('iterated erase needs the attribution\'s FitAttribution plan to refit it');
   const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
   const union = new Map(attr.set.matrices.map((m) => [m.name, new Uint8Array(m.components)]));
   const results: RoundResult[] = [];
+  // The checked round with the lowest value: later rounds can undo what earlier ones erased.
+  let best: { round: number; value: number; union: Map<string, Uint8Array> } | undefined;
   let current = attr;
   for (let round = 1; round <= rounds; round++) {
     const selection = round === 1 ? first : selectForErase(attr.set, current.scores, rule, union);
@@ -49,7 +52,10 @@ export async function iteratedSelection(
     }
     const edited = model.withOverlay(weightMaskOverlay(expandToWeights(attr.set, union), shapes, { mode: 'zero' }, `iterated erase, ${round} rounds`));
     try {
-      if (hooks.stopWhen) result.check = await hooks.stopWhen(edited, round);
+      if (hooks.stopWhen) {
+        result.check = await hooks.stopWhen(edited, round);
+        if (!best || result.check.value < best.value) best = { round, value: result.check.value, union: new Map([...union].map(([k, u]) => [k, u.slice()])) };
+      }
       hooks.onRound?.(round, result);
       if (result.check?.stop || round === rounds) break;
       hooks.throwIfAborted?.();
@@ -64,5 +70,6 @@ export async function iteratedSelection(
       edited.dispose();
     }
   }
-  return { selected: union, rounds: results };
+  if (best && !results.at(-1)!.check!.stop) return { selected: best.union, rounds: results, kept: best.round };
+  return { selected: union, rounds: results, kept: results.length };
 }

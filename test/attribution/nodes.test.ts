@@ -15,6 +15,8 @@ import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
 import { judgedConceptShare } from '../../nodes/attribution/stop-check.ts';
+import { iteratedSelection } from '../../nodes/attribution/rounds.ts';
+import { selectForErase } from '../../nodes/attribution/selection.ts';
 import { loadJudge } from '../../nodes/evaluation/judge.ts';
 import { join } from 'node:path';
 
@@ -201,23 +203,60 @@ describe('attribution nodes', () => {
     expect(ctx.progressCalls).toEqual([[1, 3]]);
     expect(logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
     const total = (stopped.report as TableValue).rows.at(-1)!;
-    expect(total.rounds_run).toBe(1);
+    expect(total).toMatchObject({ rounds_run: 1, rounds_kept: 1 });
     const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
     expect(total.weights_zeroed).toBe((one.report as TableValue).rows.at(-1)!.weights_zeroed);
     // The share was measured on the edited model: the same check on the one-round edit gives it again.
     const share = await judgedConceptShare(one.model as ModelHandle, attr.provenance.plan as FitPlan, judgeModel, 4);
     expect(total.judged_share).toBe(share);
-    // A stop_at below every share but 0: the rounds run to the end unless the check sees no circle at all.
+    // A stop_at below every share but 0: the rounds run to the end unless the check sees no circle at all, and the
+    // round with the lowest share is kept (the earliest of equals).
     const ctx2 = fakeCtx();
-    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 2, stop_at: 1e-9, stop_samples: 4, judge }));
+    const logs2: string[] = [];
+    ctx2.log = (m) => logs2.push(m);
+    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, judge }));
     const total2 = (all.report as TableValue).rows.at(-1)!;
-    expect(total2.rounds_run).toBe(total2.judged_share === 0 ? 1 : 2);
+    const shares = logs2.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
+    expect(shares).toHaveLength(total2.rounds_run as number);
     expect(ctx2.progressCalls).toHaveLength(total2.rounds_run as number);
+    expect(total2.rounds_run).toBe(shares.indexOf(0) >= 0 ? shares.indexOf(0) + 1 : 3);
+    expect(total2.rounds_kept).toBe(shares.indexOf(Math.min(...shares)) + 1);
+    expect(total2.judged_share).toBe(Math.min(...shares));
+    expect(total2.weights_zeroed).toBe((total2.rounds_kept as number) * (total.weights_zeroed as number));
     for (const h of [stopped.model, one.model, all.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
     await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rounds: 2, stop_at: 0.1, judge: '/nonexistent' }))).rejects.toMatchObject({ param: 'judge' });
     const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify' }))).attribution as AttributionValue;
     await expect(eraseNode.execute(fakeCtx(), { model, attribution: amp }, eraseParams.parse({ rounds: 2, stop_at: 0.1, judge }))).rejects.toMatchObject({ param: 'stop_at' });
+  });
+
+  it('iteratedSelection with a stop check: checks every round, keeps the lowest round when none says stop', async () => {
+    const before = tf.memory().numTensors;
+    const rule = { rho: 0.05, selection: 'per-row', sign: 'positive', rounding: 'floor' } as const;
+    const first = selectForErase(attr.set, attr.scores, rule);
+    const script = [0.5, 0.25, 0.25, 0.4];
+    const checked: number[] = [];
+    const zeroedAt: number[] = [];
+    const run = (stopBelow: number) => iteratedSelection(model, attr, first, rule, 4, {
+      stopWhen: async (edited, round) => {
+        checked.push(round);
+        const w = edited.weights().get(attr.set.matrices[0]!.name)!.dataSync();
+        zeroedAt.push(w.filter((v) => v === 0).length);
+        return { value: script[round - 1]!, stop: script[round - 1]! <= stopBelow };
+      },
+    });
+    const kept = await run(0.1);
+    expect(checked).toEqual([1, 2, 3, 4]);
+    expect(zeroedAt[1]!).toBeGreaterThan(zeroedAt[0]!); // each check sees the edit through its round
+    expect(kept.kept).toBe(2);
+    const count = (m: Map<string, Uint8Array>) => [...m.values()].reduce((a, u) => a + u.reduce((x, y) => x + y, 0), 0);
+    expect(count(kept.selected)).toBe(2 * first.total);
+    checked.length = 0;
+    const stopped = await run(0.3);
+    expect(checked).toEqual([1, 2]);
+    expect(stopped.kept).toBe(2);
+    expect(stopped.rounds).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('Erase v1 workflows keep their meaning: one round, ρ = 0.1 unless they set it', () => {

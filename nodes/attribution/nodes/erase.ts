@@ -37,7 +37,7 @@ export const eraseParams = z.object({
   rounds: z.number().int().min(1).max(20).default(DEFAULT_ROUNDS)
     .describe('Erase in rounds of ρ each; round r > 1 refits the attribution (its FitAttribution plan, seed + r − 1) on the model edited so far, since the first-order score predicts small edits only. Baselines zero rounds × one round\'s count'),
   stop_at: z.number().min(0).max(1).default(0)
-    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most. 0 = run every round'),
+    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most, and if no round gets there the round with the lowest share is kept. 0 = run every round'),
   stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop check (the fit\'s DDIM steps, CFG and eta)'),
   judge: z.string().default('shapes-judge').describe('Judge of the stop check: bundled name or folder'),
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
@@ -137,7 +137,7 @@ export const eraseNode = defineNode({
     const perComp = weightsPerComponent(attr);
     const rounds = params.rounds;
     const concept = (attr.provenance.plan as FitPlan | undefined)?.concept ?? '';
-    let roundsRun = rounds;
+    let roundsKept = rounds;
     // Components CAD zeroes per matrix (all rounds); what the baselines match.
     let cadCounts = new Map([...countsPerMatrix(cad.selected)].map(([name, n]) => [name, n * rounds]));
     let unitsShort = new Map(cad.report.map((r) => [r.name, r.unitsShort]));
@@ -155,11 +155,15 @@ export const eraseNode = defineNode({
           ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected${check}`);
         },
       });
-      roundsRun = iterated.rounds.length;
-      if (stopWhen) extra = { rounds_run: roundsRun, judged_share: iterated.rounds.at(-1)!.check!.value };
+      roundsKept = iterated.kept;
+      if (stopWhen) {
+        const kept = iterated.rounds[iterated.kept - 1]!.check!;
+        if (!kept.stop) ctx.log(`no round reached ${100 * params.stop_at} %: keeping the edit of round ${iterated.kept} (${(100 * kept.value).toFixed(1)} %), the lowest share`);
+        extra = { rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.value };
+      }
       weightMasks = expandToWeights(attr.set, iterated.selected);
       cadCounts = countsPerMatrix(iterated.selected);
-      unitsShort = new Map(attr.set.matrices.map((m) => [m.name, iterated.rounds.reduce((a, r) => a + r.selection.report.find((x) => x.name === m.name)!.unitsShort, 0)]));
+      unitsShort = new Map(attr.set.matrices.map((m) => [m.name, iterated.rounds.slice(0, iterated.kept).reduce((a, r) => a + r.selection.report.find((x) => x.name === m.name)!.unitsShort, 0)]));
     } else if (params.method === 'cad') {
       weightMasks = expandToWeights(attr.set, cad.selected);
     } else if (params.method === 'coar') {
@@ -187,7 +191,7 @@ export const eraseNode = defineNode({
     const zeroed = counted.reduce((a, c) => a + c.zeroed, 0);
     const what = attr.objective === 'amplify' ? 'amplify' : 'erase';
     const methodLabel = params.method === 'cad' ? 'CAD' : params.method;
-    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${roundsRun > 1 ? ` × ${roundsRun} rounds` : ''}`;
+    const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${roundsKept > 1 ? ` × ${roundsKept} rounds` : ''}`;
     const how = params.method === 'cad' ? ruleText : `count matched to CAD ${ruleText}`;
     const label = `${methodLabel} ${what} '${concept}' (${how}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
     const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
