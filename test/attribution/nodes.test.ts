@@ -176,6 +176,14 @@ describe('attribution nodes', () => {
     expect(Buffer.from(restored.weights().get(name)!.dataSync().buffer).equals(Buffer.from(model.base(name).dataSync().buffer))).toBe(true);
     const random = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ ...rule, rounds: 2, method: 'random' }));
     expect((random.report as TableValue).rows.at(-1)!.weights_zeroed).toBe(total.weights_zeroed);
+    // Wired to CAD's report, a baseline zeroes CAD's per-matrix counts whatever its own rounds say.
+    const matched = await eraseNode.execute(fakeCtx(), { model, attribution: attr, match: two.report }, eraseParams.parse({ ...rule, rounds: 1, method: 'magnitude' }));
+    const perLayer = (t: unknown) => (t as TableValue).rows.map((r) => [r.layer, r.cad_components, r.weights_zeroed]).slice(0, -1);
+    expect(perLayer(matched.report)).toEqual(perLayer(two.report));
+    (matched.model as ModelHandle).dispose();
+    const bad = { columns: ['layer', 'cad_components'], rows: [{ layer: attr.set.matrices[0]!.name, cad_components: 1 }] };
+    await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr, match: bad }, eraseParams.parse({ method: 'random' }))).rejects.toMatchObject({ input: 'match' });
+    await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr, match: { columns: [], rows: [] } }, eraseParams.parse({ method: 'random' }))).rejects.toMatchObject({ input: 'match' });
     for (const h of [one.model, edited, restored, random.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -91,6 +91,20 @@ async function judgedStop(ctx: NodeContext, attr: AttributionValue, params: z.in
   };
 }
 
+/** Per-matrix component counts from an Erase report (its cad_components column), checked against the attribution's set. */
+function matchedCounts(value: unknown, attr: AttributionValue): Map<string, number> {
+  const table = value as TableValue | undefined;
+  if (!table || !Array.isArray(table.rows) || !table.columns?.includes('cad_components')) throw new NodeInputError('match', 'expected an Erase report (a TABLE with layer and cad_components columns)');
+  const byLayer = new Map(table.rows.map((r) => [r.layer, r.cad_components]));
+  return new Map(attr.set.matrices.map((m) => {
+    const n = byLayer.get(m.name);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > m.components) {
+      throw new NodeInputError('match', `the report has no count of 0…${m.components} for ${m.name} (${JSON.stringify(n)}): was it made with this attribution's component set?`);
+    }
+    return [m.name, n];
+  }));
+}
+
 function weightsPerComponent(attr: AttributionValue): Map<string, number> {
   return new Map(attr.set.matrices.map((m) => [m.name, (m.rows * m.cols) / m.components]));
 }
@@ -106,10 +120,11 @@ export const eraseNode = defineNode({
   inputs: {
     model: { type: 'MODEL', description: 'The model to edit (the one the attribution was fitted on, or an already edited one)' },
     attribution: { type: 'ATTRIBUTION' },
+    match: { type: 'TABLE', optional: true, description: 'A CAD Erase\'s report: the baselines zero its per-matrix count (what it really zeroed, e.g. after a stop_at) instead of rounds × one round\'s' },
   },
   outputs: {
     model: { type: 'MODEL', description: 'The edited model (an overlay over the same weights)' },
-    report: { type: 'TABLE', description: 'Per matrix: k, units short of k, components and weights zeroed' },
+    report: { type: 'TABLE', description: 'Per matrix: k, units short of k, components and weights zeroed (wire it to a baseline Erase\'s match)' },
     fraction: { type: 'NUMBER', description: 'Zeroed components / components in the set (the edit\'s α, for ValidateAttribution)' },
   },
   params: eraseParams,
@@ -141,6 +156,10 @@ export const eraseNode = defineNode({
     // Components CAD zeroes per matrix (all rounds); what the baselines match.
     let cadCounts = new Map([...countsPerMatrix(cad.selected)].map(([name, n]) => [name, n * rounds]));
     let unitsShort = new Map(cad.report.map((r) => [r.name, r.unitsShort]));
+    if (inputs.match !== undefined) {
+      if (params.method === 'cad') ctx.log('match is for the baselines: CAD ignores it');
+      else cadCounts = matchedCounts(inputs.match, attr);
+    }
     const cadWeights = [...cadCounts].reduce((a, [name, n]) => a + n * perComp.get(name)!, 0);
     let weightMasks: Map<string, Uint8Array>;
     let extra: Record<string, number> = {};
@@ -192,7 +211,7 @@ export const eraseNode = defineNode({
     const what = attr.objective === 'amplify' ? 'amplify' : 'erase';
     const methodLabel = params.method === 'cad' ? 'CAD' : params.method;
     const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${roundsKept > 1 ? ` × ${roundsKept} rounds` : ''}`;
-    const how = params.method === 'cad' ? ruleText : `count matched to CAD ${ruleText}`;
+    const how = params.method === 'cad' ? ruleText : inputs.match !== undefined ? 'count matched to the CAD report wired to match' : `count matched to CAD ${ruleText}`;
     const label = `${methodLabel} ${what} '${concept}' (${how}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
     const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
     const edited = model.withOverlay(weightMaskOverlay(weightMasks, shapes, { mode: 'zero' }, label));
