@@ -24,6 +24,8 @@ import type { ModelHandle } from '../../diffusion/handle.ts';
  */
 export const DEFAULT_RHO = 0.02;
 export const DEFAULT_ROUNDS = 4;
+/** Rounds end early once the judge sees the concept in ≤ 10 % of fresh samples (the erase target of the evaluation). */
+export const DEFAULT_STOP_AT = 0.1;
 
 export const eraseParams = z.object({
   method: z.enum(['cad', ...BASELINES, 'esd']).default('cad')
@@ -36,8 +38,8 @@ export const eraseParams = z.object({
   rounding: z.enum(['floor', 'ceil']).default('floor').describe('k = floor or ceil of ρ·n'),
   rounds: z.number().int().min(1).max(20).default(DEFAULT_ROUNDS)
     .describe('Erase in rounds of ρ each; round r > 1 refits the attribution (its FitAttribution plan, seed + r − 1) on the model edited so far, since the first-order score predicts small edits only. Baselines zero rounds × one round\'s count'),
-  stop_at: z.number().min(0).max(1).default(0)
-    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most, and if no round gets there the round with the lowest share is kept. 0 = run every round'),
+  stop_at: z.number().min(0).max(1).default(DEFAULT_STOP_AT)
+    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most, and if no round gets there the round with the lowest share is kept. Off (logged) for amplify attributions and concepts the judge does not know. 0 = run every round'),
   stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop check (the fit\'s DDIM steps, CFG and eta)'),
   judge: z.string().default('shapes-judge').describe('Judge of the stop check: bundled name or folder'),
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
@@ -75,15 +77,19 @@ async function esdErase(ctx: NodeContext, model: ModelHandle, attr: AttributionV
   return { model: model.withOverlay(deltaOverlay(tuned.deltas, label)), report, fraction: 0 };
 }
 
-/** The rounds' stop check: the judge's share of fresh concept samples, against stop_at. */
-async function judgedStop(ctx: NodeContext, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck> {
+/** The rounds' stop check: the judge's share of fresh concept samples, against stop_at; undefined (logged) where it cannot apply. */
+async function judgedStop(ctx: NodeContext, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck | undefined> {
   const plan = attr.provenance.plan as FitPlan;
-  if (plan.objective !== 'erase') throw new NodeParamError('stop_at', 'the stop check judges erasure: use it with an erase attribution (set stop_at 0 to amplify in rounds)');
+  if (plan.objective !== 'erase') {
+    ctx.log('stop check off: it judges erasure, and this is an amplify attribution (every round runs)');
+    return undefined;
+  }
   const judge = await judgeFor(ctx, 'judge', params.judge);
   try {
     checkedAttribute(plan, judge);
   } catch (err) {
-    throw new NodeParamError('stop_at', (err as Error).message);
+    ctx.log(`stop check off: ${(err as Error).message} (every round runs)`);
+    return undefined;
   }
   return async (edited) => {
     const value = await judgedConceptShare(edited, plan, judge, params.stop_samples, ctx.signal);
@@ -111,9 +117,9 @@ function weightsPerComponent(attr: AttributionValue): Map<string, number> {
 
 export const eraseNode = defineNode({
   type: 'Erase',
-  typeVersion: 2,
-  // v1 had no rounds (one edit) and ρ = 0.1 by default.
-  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }) },
+  typeVersion: 3,
+  // v1 had no rounds (one edit) and ρ = 0.1 by default; v2 ran every round (no stop check).
+  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }), 2: (p) => ({ stop_at: 0, ...p }) },
   category: 'attribution',
   displayName: 'Erase',
   description: 'Zero the top components of an attribution (per-row top-k = ⌊ρ·n_in⌋ with s ≥ 0, as CAD), or baselines with the same count. Reversible overlay; exact counts reported. With an amplify attribution it amplifies / recalls the concept.',
