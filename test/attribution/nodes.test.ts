@@ -244,6 +244,14 @@ describe('attribution nodes', () => {
     expect(ctx3.progressCalls).toEqual([[1, 2], [2, 2]]);
     expect((amplified.report as TableValue).rows.at(-1)!.rounds_run).toBeUndefined();
     (amplified.model as ModelHandle).dispose();
+    const own = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'shape', prompts: ['a red shape on a black background'] }))).attribution as AttributionValue;
+    const ctx4 = fakeCtx();
+    const logs4: string[] = [];
+    ctx4.log = (m) => logs4.push(m);
+    const unjudged = await eraseNode.execute(ctx4, { model, attribution: own }, eraseParams.parse({ rho: 0.05, rounds: 2, judge }));
+    expect(logs4.some((l) => /stop check off: "shape" is not a world concept/.test(l))).toBe(true);
+    expect(ctx4.progressCalls).toEqual([[1, 2], [2, 2]]);
+    (unjudged.model as ModelHandle).dispose();
   });
 
   it('iteratedSelection with a stop check: checks every round, keeps the lowest round when none says stop', async () => {
