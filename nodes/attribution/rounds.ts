@@ -33,17 +33,13 @@ export async function iteratedSelection(
   const plan = attr.provenance.plan as FitPlan | undefined;
   if (rounds > 1 && !plan) throw new Error('iterated erase needs the attribution\'s FitAttribution plan to refit it');
   const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
-  const union = new Map(attr.set.matrices.map((m) => [m.name, new Uint8Array(m.components)]));
+  const emptyUnion = () => new Map(attr.set.matrices.map((m) => [m.name, new Uint8Array(m.components)]));
+  const union = emptyUnion();
   const results: RoundResult[] = [];
-  // The checked round with the lowest value: later rounds can undo what earlier ones erased.
-  let best: { round: number; value: number; union: Map<string, Uint8Array> } | undefined;
   let current = attr;
   for (let round = 1; round <= rounds; round++) {
     const selection = round === 1 ? first : selectForErase(attr.set, current.scores, rule, union);
-    for (const [name, sel] of selection.selected) {
-      const u = union.get(name)!;
-      for (let i = 0; i < sel.length; i++) u[i] |= sel[i]!;
-    }
+    addSelection(union, selection.selected);
     const result: RoundResult = { round, value: current.value, selection };
     results.push(result);
     if (round === rounds && !hooks.stopWhen) {
@@ -52,10 +48,7 @@ export async function iteratedSelection(
     }
     const edited = model.withOverlay(weightMaskOverlay(expandToWeights(attr.set, union), shapes, { mode: 'zero' }, `iterated erase, ${round} rounds`));
     try {
-      if (hooks.stopWhen) {
-        result.check = await hooks.stopWhen(edited, round);
-        if (!best || result.check.value < best.value) best = { round, value: result.check.value, union: new Map([...union].map(([k, u]) => [k, u.slice()])) };
-      }
+      if (hooks.stopWhen) result.check = await hooks.stopWhen(edited, round);
       hooks.onRound?.(round, result);
       if (result.check?.stop || round === rounds) break;
       hooks.throwIfAborted?.();
@@ -70,6 +63,29 @@ export async function iteratedSelection(
       edited.dispose();
     }
   }
-  if (best && !results.at(-1)!.check!.stop) return { selected: best.union, rounds: results, kept: best.round };
-  return { selected: union, rounds: results, kept: results.length };
+  const kept = keptRounds(results);
+  if (kept === results.length) return { selected: union, rounds: results, kept };
+  const keptUnion = emptyUnion();
+  for (const r of results.slice(0, kept)) addSelection(keptUnion, r.selection.selected);
+  return { selected: keptUnion, rounds: results, kept };
+}
+
+/** ORs a selection into a union of selections, matrix by matrix. */
+function addSelection(union: Map<string, Uint8Array>, selected: ReadonlyMap<string, Uint8Array>): void {
+  for (const [name, sel] of selected) {
+    const u = union.get(name)!;
+    for (let i = 0; i < sel.length; i++) u[i] |= sel[i]!;
+  }
+}
+
+/**
+ * How many rounds' edit to keep: all of them unless checked rounds never said stop, then those through the round
+ * with the lowest check value (the earliest of equals) — later rounds can undo what earlier ones erased.
+ */
+function keptRounds(results: RoundResult[]): number {
+  const last = results.at(-1)!;
+  if (!last.check || last.check.stop) return results.length;
+  let best = 0;
+  results.forEach((r, i) => { if (r.check!.value < results[best]!.check!.value) best = i; });
+  return best + 1;
 }
