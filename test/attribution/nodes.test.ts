@@ -24,12 +24,13 @@ let weights: Map<string, tf.Tensor>;
 let model: ModelHandle;
 const artifacts = new Map<string, Uint8Array>();
 
-function fakeCtx(signal = new AbortController().signal): NodeContext & { progressCalls: number[][] } {
+function fakeCtx(signal = new AbortController().signal): NodeContext & { progressCalls: number[][]; logs: string[] } {
   const progressCalls: number[][] = [];
+  const logs: string[] = [];
   return {
-    runId: 'r', nodeId: 'n', signal, progressCalls,
+    runId: 'r', nodeId: 'n', signal, progressCalls, logs,
     progress: (v, m) => progressCalls.push([v, m]),
-    preview: () => {}, log: () => {}, record: () => {},
+    preview: () => {}, log: (m) => logs.push(m), record: () => {},
     throwIfAborted: () => { if (signal.aborted) throw new CancelledError(); },
     writeArtifact: async (name, bytes, mime) => {
       artifacts.set(name, bytes);
@@ -204,12 +205,10 @@ describe('attribution nodes', () => {
     const judgeModel = await loadJudge(judge); // process-lifetime weights, shared with the node
     const before = tf.memory().numTensors;
     const ctx = fakeCtx();
-    const logs: string[] = [];
-    ctx.log = (m) => logs.push(m);
     // Every share is ≤ 1: the check after round 1 stops the rounds.
     const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, judge }));
     expect(ctx.progressCalls).toEqual([[1, 3]]);
-    expect(logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
+    expect(ctx.logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
     const total = (stopped.report as TableValue).rows.at(-1)!;
     expect(total).toMatchObject({ rounds_run: 1, rounds_kept: 1 });
     const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
@@ -220,11 +219,9 @@ describe('attribution nodes', () => {
     // A stop_at below every share but 0: the rounds run to the end unless the check sees no circle at all, and the
     // round with the lowest share is kept (the earliest of equals).
     const ctx2 = fakeCtx();
-    const logs2: string[] = [];
-    ctx2.log = (m) => logs2.push(m);
     const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, judge }));
     const total2 = (all.report as TableValue).rows.at(-1)!;
-    const shares = logs2.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
+    const shares = ctx2.logs.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
     expect(shares).toHaveLength(total2.rounds_run as number);
     expect(ctx2.progressCalls).toHaveLength(total2.rounds_run as number);
     expect(total2.rounds_run).toBe(shares.indexOf(0) >= 0 ? shares.indexOf(0) + 1 : 3);
@@ -237,19 +234,15 @@ describe('attribution nodes', () => {
     // Where the judge cannot tell (an amplify attribution; a concept outside the world) the check is off, and says so.
     const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify' }))).attribution as AttributionValue;
     const ctx3 = fakeCtx();
-    const logs3: string[] = [];
-    ctx3.log = (m) => logs3.push(m);
     const amplified = await eraseNode.execute(ctx3, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 2, judge }));
-    expect(logs3.some((l) => /stop check off: .*amplify/.test(l))).toBe(true);
+    expect(ctx3.logs.some((l) => /stop check off: .*amplify/.test(l))).toBe(true);
     expect(ctx3.progressCalls).toEqual([[1, 2], [2, 2]]);
     expect((amplified.report as TableValue).rows.at(-1)!.rounds_run).toBeUndefined();
     (amplified.model as ModelHandle).dispose();
     const own = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'shape', prompts: ['a red shape on a black background'] }))).attribution as AttributionValue;
     const ctx4 = fakeCtx();
-    const logs4: string[] = [];
-    ctx4.log = (m) => logs4.push(m);
     const unjudged = await eraseNode.execute(ctx4, { model, attribution: own }, eraseParams.parse({ rho: 0.05, rounds: 2, judge }));
-    expect(logs4.some((l) => /stop check off: "shape" is not a world concept/.test(l))).toBe(true);
+    expect(ctx4.logs.some((l) => /stop check off: "shape" is not a world concept/.test(l))).toBe(true);
     expect(ctx4.progressCalls).toEqual([[1, 2], [2, 2]]);
     (unjudged.model as ModelHandle).dispose();
   });
