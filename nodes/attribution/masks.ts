@@ -186,8 +186,16 @@ export function weightMaskOverlay(
   };
 }
 
+function matrixShapes(set: ComponentSet): Map<string, number[]> {
+  return new Map(set.matrices.map((m) => [m.name, m.shape]));
+}
+
 export function maskOverlay(mask: MaskValue, label?: string): WeightOverlay {
-  const shapes = new Map(mask.set.matrices.map((m) => [m.name, m.shape]));
   const text = label ?? `mask ${String(mask.drawn.method)}: ${mask.count} ${mask.set.granularity} components ${mask.ablation.mode}`;
-  return weightMaskOverlay(expandToWeights(mask.set, mask.selected), shapes, mask.ablation, text);
+  return weightMaskOverlay(expandToWeights(mask.set, mask.selected), matrixShapes(mask.set), mask.ablation, text);
+}
+
+/** Zeroes the given weights of a component set's matrices (what Erase and its rounds apply). */
+export function zeroOverlay(set: ComponentSet, weightMasks: ReadonlyMap<string, Uint8Array>, label: string): WeightOverlay {
+  return weightMaskOverlay(weightMasks, matrixShapes(set), { mode: 'zero' }, label);
 }

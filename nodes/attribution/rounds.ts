@@ -4,7 +4,7 @@
 import type { ModelHandle } from '../diffusion/handle.ts';
 import { fitAttribution, type AttributionValue, type GradientHooks } from './attribution.ts';
 import { expandToWeights } from './components.ts';
-import { weightMaskOverlay } from './masks.ts';
+import { zeroOverlay } from './masks.ts';
 import { buildObjective, type FitPlan } from './plan.ts';
 import { selectForErase, type EraseRule, type EraseSelection } from './selection.ts';
 
@@ -32,7 +32,6 @@ export async function iteratedSelection(
 ): Promise<{ selected: Map<string, Uint8Array>; rounds: RoundResult[]; kept: number }> {
   const plan = attr.provenance.plan as FitPlan | undefined;
   if (rounds > 1 && !plan) throw new Error('iterated erase needs the attribution\'s FitAttribution plan to refit it');
-  const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
   const emptyUnion = () => new Map(attr.set.matrices.map((m) => [m.name, new Uint8Array(m.components)]));
   const union = emptyUnion();
   const results: RoundResult[] = [];
@@ -46,7 +45,7 @@ export async function iteratedSelection(
       hooks.onRound?.(round, result);
       break;
     }
-    const edited = model.withOverlay(weightMaskOverlay(expandToWeights(attr.set, union), shapes, { mode: 'zero' }, `iterated erase, ${round} rounds`));
+    const edited = model.withOverlay(zeroOverlay(attr.set, expandToWeights(attr.set, union), `iterated erase, ${round} rounds`));
     try {
       if (hooks.stopWhen) result.check = await hooks.stopWhen(edited, round);
       hooks.onRound?.(round, result);

@@ -207,7 +207,7 @@ describe('attribution nodes', () => {
     const ctx = fakeCtx();
     // Every share is ≤ 1: the check after round 1 stops the rounds.
     const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, judge }));
-    expect(ctx.progressCalls).toEqual([[1, 3]]);
+    expect(ctx.progressCalls).toEqual([[3, 3]]);
     expect(ctx.logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
     const total = (stopped.report as TableValue).rows.at(-1)!;
     expect(total).toMatchObject({ rounds_run: 1, rounds_kept: 1 });
@@ -224,6 +224,7 @@ describe('attribution nodes', () => {
     const shares = ctx2.logs.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
     expect(shares).toHaveLength(total2.rounds_run as number);
     expect(ctx2.progressCalls).toHaveLength(total2.rounds_run as number);
+    expect(ctx2.progressCalls.at(-1)).toEqual([3, 3]);
     expect(total2.rounds_run).toBe(shares.indexOf(0) >= 0 ? shares.indexOf(0) + 1 : 3);
     expect(total2.rounds_kept).toBe(shares.indexOf(Math.min(...shares)) + 1);
     expect(total2.judged_share).toBe(Math.min(...shares));

@@ -8,7 +8,7 @@ import type { TableValue } from '../../sdk/values.ts';
 import type { AttributionValue } from '../attribution.ts';
 import { BASELINES, coarSelection, fitCoar, matchedBaselineSelection } from '../baselines.ts';
 import { expandToWeights } from '../components.ts';
-import { weightMaskOverlay } from '../masks.ts';
+import { zeroOverlay } from '../masks.ts';
 import { buildObjective, type FitPlan } from '../plan.ts';
 import { countsPerMatrix, selectForErase, type EraseSelection } from '../selection.ts';
 import { iteratedSelection, type RoundCheck } from '../rounds.ts';
@@ -175,7 +175,8 @@ export const eraseNode = defineNode({
       const iterated = await iteratedSelection(model, attr, cad, rule, rounds, {
         throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto', stopWhen,
         onRound: (r, res) => {
-          ctx.progress(r, rounds, 'erase rounds');
+          // A stop ends the work: the bar goes to the end, not to r of rounds.
+          ctx.progress(res.check?.stop ? rounds : r, rounds, res.check?.stop ? `erase rounds (stopped after ${r})` : 'erase rounds');
           const check = res.check ? `; ${(100 * res.check.value).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ≤ ${100 * params.stop_at} %: stop` : ''}` : '';
           ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected${check}`);
         },
@@ -219,8 +220,7 @@ export const eraseNode = defineNode({
     const ruleText = `${params.selection}, ${params.sign}, ρ=${params.rho}${roundsKept > 1 ? ` × ${roundsKept} rounds` : ''}`;
     const how = params.method === 'cad' ? ruleText : inputs.match !== undefined ? 'count matched to the CAD report wired to match' : `count matched to CAD ${ruleText}`;
     const label = `${methodLabel} ${what} '${concept}' (${how}): ${zeroed.toLocaleString('en-US')} weights zeroed`;
-    const shapes = new Map(attr.set.matrices.map((m) => [m.name, m.shape]));
-    const edited = model.withOverlay(weightMaskOverlay(weightMasks, shapes, { mode: 'zero' }, label));
+    const edited = model.withOverlay(zeroOverlay(attr.set, weightMasks, label));
     ctx.log(label);
 
     const report: TableValue = {
