@@ -74,6 +74,18 @@ function renderForPrompts(labels: Partial<SceneLabels>[], seeds: number[]): tf.T
   return tf.tensor4d(data, [labels.length, 32, 32, 3]);
 }
 
+/**
+ * FitAttribution's anchor `auto`: the concept left open wherever the prompts can leave it open (a world concept,
+ * named by every explicit prompt), else "" (the paper's). On shapes-tiny the open anchor erased every shape as far
+ * or further, and red and outline, which "" did not erase at all (nodes/attribution/README.md).
+ */
+export function resolvedAnchor(anchor: 'auto' | 'empty' | 'open', concept: string, prompts: readonly string[]): 'empty' | 'open' {
+  if (anchor !== 'auto') return anchor;
+  const attr = attributeOf(concept);
+  if (!attr) return 'empty';
+  return prompts.every((p) => parsePrompt(p)[attr] === concept) ? 'open' : 'empty';
+}
+
 /** Each prompt with the concept's attribute left open; throws when a prompt does not name the concept. */
 function openAnchors(prompts: string[], concept: string): string[] {
   const attr = attributeOf(concept);

@@ -277,6 +277,26 @@ describe('attribution nodes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('FitAttribution anchor auto (v2\'s default): open where the prompts can leave the concept open, else ""; v1 keeps "empty"', async () => {
+    const fitRed = async (extra: Record<string, unknown>) => {
+      const ctx = fakeCtx();
+      const a = (await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'red', ...extra }))).attribution as AttributionValue;
+      return { a, plan: a.provenance.plan as FitPlan, logs: ctx.logs };
+    };
+    const auto = await fitRed({});
+    expect(auto.plan.anchor).toBe('open');
+    expect(auto.logs).toContain("anchor auto → open (the prompts with 'red' left open)");
+    const open = await fitRed({ anchor: 'open' });
+    expect(auto.a.value).toBe(open.a.value);
+    expect(auto.a.value).not.toBe((await fitRed({ anchor: 'empty' })).a.value);
+    // Prompts that do not all name the concept, and free-text concepts, cannot leave it open: "" (no error).
+    expect((await fitRed({ prompts: ['a red circle on a black background', 'a blue circle on a black background'] })).plan.anchor).toBe('empty');
+    expect((await fitRed({ concept: 'shape', prompts: ['a red shape on a black background'] })).plan.anchor).toBe('empty');
+    const up = fitAttributionNode.migrations![1]!;
+    expect(fitParams.parse(up({}))).toMatchObject({ anchor: 'empty' });
+    expect(fitParams.parse(up({ anchor: 'open' }))).toMatchObject({ anchor: 'open' });
+  });
+
   it('Erase v1 and v2 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round', () => {
     const up = eraseNode.migrations![1]!;
     expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });

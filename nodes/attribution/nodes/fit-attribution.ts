@@ -4,7 +4,7 @@ import { defineNode, NodeParamError } from '../../sdk/index.ts';
 import { initRuntime } from '../../sdk/runtime.ts';
 import { fitAttribution, type AttributionValue } from '../attribution.ts';
 import type { ComponentSet } from '../components.ts';
-import { buildObjective, DEFAULT_TEMPLATE, type FitPlan } from '../plan.ts';
+import { buildObjective, DEFAULT_TEMPLATE, resolvedAnchor, type FitPlan } from '../plan.ts';
 import { layerMass, serializeAttribution, summarizeAttribution } from '../summary.ts';
 import { componentParams, componentSetFor, requireModel } from './shared.ts';
 
@@ -23,8 +23,8 @@ export const fitParams = z.object({
   eta: z.number().min(0).max(1).default(0).describe('DDIM eta'),
   batch: z.number().int().min(1).max(256).default(16).describe('(x_t, t) pairs per gradient pass (also the sampling batch)'),
   seed: z.number().int().min(0).default(0).describe('Seed of prompts, noise and timesteps'),
-  anchor: z.enum(['empty', 'open']).default('empty')
-    .describe('erase: the sg target\'s prompt — empty = "" (the paper); open = the prompt with the concept left open ("a red shape …" for circle), so J measures the concept alone'),
+  anchor: z.enum(['auto', 'empty', 'open']).default('auto')
+    .describe('erase: the sg target\'s prompt — empty = "" (the paper); open = the prompt with the concept left open ("a red shape …" for circle), so J measures the concept alone; auto = open for a world concept (on shapes-tiny it erased every shape as far or further, and red and outline, which "" did not), else empty'),
   preserve: z.number().min(0).max(100).default(0)
     .describe('erase: λ in J = J_concept − λ·J_keep, J_keep = the same objective on prompts naming the other values of the concept\'s attribute (0 = the paper\'s J, the default; on shapes-tiny λ = 1 kept the other shapes better but erased less — nodes/attribution/README.md; costs a second set of trajectories)'),
   condition: z.enum(['concept', 'open']).default('concept')
@@ -36,13 +36,16 @@ export const fitParams = z.object({
 export function planOf(p: z.infer<typeof fitParams>): FitPlan {
   return {
     concept: p.concept.trim(), objective: p.objective, prompts: p.prompts, template: p.template, samples: p.samples,
-    timesteps: p.timesteps, mode: p.mode, steps: p.steps, cfg: p.cfg, eta: p.eta, batch: p.batch, seed: p.seed, images: p.images, anchor: p.anchor, condition: p.condition, preserve: p.preserve,
+    timesteps: p.timesteps, mode: p.mode, steps: p.steps, cfg: p.cfg, eta: p.eta, batch: p.batch, seed: p.seed, images: p.images,
+    anchor: resolvedAnchor(p.anchor, p.concept.trim(), p.prompts), condition: p.condition, preserve: p.preserve,
   };
 }
 
 export const fitAttributionNode = defineNode({
   type: 'FitAttribution',
-  typeVersion: 1,
+  typeVersion: 2,
+  // v1's anchor default was "empty"; v2's is "auto".
+  migrations: { 1: (p) => ({ anchor: 'empty', ...p }) },
   category: 'attribution',
   displayName: 'Fit Attribution',
   description: 'CAD: first-order attribution s = w ⊙ Σ∇J of every component to a concept (erase or amplify objective). One forward+backward pass per batch.',
@@ -61,6 +64,7 @@ export const fitAttributionNode = defineNode({
     const set: ComponentSet = (inputs.components as ComponentSet | undefined) ?? componentSetFor(model, params);
     const plan = planOf(params);
     if (!plan.concept && plan.prompts.length === 0) throw new NodeParamError('concept', 'set a concept (or explicit prompts)');
+    if (plan.objective === 'erase' && params.anchor === 'auto') ctx.log(`anchor auto → ${plan.anchor === 'open' ? `open (the prompts with '${plan.concept}' left open)` : 'empty ("")'}`);
     const started = Date.now();
     // Trajectories, targets and gradient passes go to worker threads when that pays (workersFor): the objective is
     // bit-identical, the summed gradients equal up to float rounding.
