@@ -313,7 +313,8 @@ describe('attribution nodes', () => {
     const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ method: 'esd', esd_steps: 4, esd_lr: 1e-3, esd_guidance: 0 }));
     const edited = out.model as ModelHandle;
     const plan = attr.provenance.plan as FitPlan;
-    const objective = await buildObjective(model, { ...plan, preserve: 0 });
+    // ESD-u's target is ε(""), whatever the attribution's anchor.
+    const objective = await buildObjective(model, { ...plan, preserve: 0, anchor: 'empty' });
     const j0 = evaluateObjective(objective, model.weights());
     const j1 = evaluateObjective(objective, edited.weights());
     objective.dispose();
