@@ -1,5 +1,6 @@
 // A picture of CAD-Erase at the defaults: per concept, one row of the unedited model's samples and one row of the
-// erased model's, on the first N target prompts (and seeds) of the erasure protocol, with the judge's shape labels.
+// erased model's, on the first N target prompts (and seeds) of the erasure protocol, with the judge's labels of the
+// concept's attribute (shape, colour, background or style).
 // Run: npx tsx bench/erase-grid.ts [--model shapes-tiny] [--concepts circle,square,...] [--n 8] [--steps 25]
 //      [--erase '{"rounds":1,"rho":0.1}' (Erase params beside the defaults)] [--out docs/figures/cad-erase-shapes.png]
 import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { eraseNode, eraseParams } from '../nodes/attribution/nodes/erase.ts';
 import type { TableValue } from '../nodes/sdk/index.ts';
 import { erasureProtocol } from '../nodes/evaluation/protocols/erasure.ts';
 import { loadJudge, judgeImages } from '../nodes/evaluation/judge.ts';
+import { attributeOf } from '../nodes/world/concepts.ts';
 import { benchCtx, fit } from './attribution.bench.ts';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
@@ -39,7 +41,7 @@ for (const concept of values.concepts!.split(',')) {
   for (const h of [model, edited]) {
     const images = await sampleImages(h, target.map((p) => p.prompt), target.map((p) => p.seed), { steps: Number(values.steps), cfg: 3, eta: 0 });
     const judged = await judgeImages(judge, images);
-    says.push(judged.labels.map((l) => l.shape).join(' '));
+    says.push(judged.labels.map((l) => l[attributeOf(concept) ?? 'shape']).join(' '));
     rows.push(images as tf.Tensor4D);
   }
   lines.push(`| ${concept} | ${(out.report as TableValue).rows.at(-1)!.weights_zeroed} | ${says[0]} | ${says[1]} |`);
