@@ -74,6 +74,14 @@ function renderForPrompts(labels: Partial<SceneLabels>[], seeds: number[]): tf.T
   return tf.tensor4d(data, [labels.length, 32, 32, 3]);
 }
 
+/** Why the prompts cannot leave the concept open (not a world concept, or a prompt not naming it); undefined if they can. */
+function whyNotOpen(concept: string, prompts: readonly string[]): string | undefined {
+  const attr = attributeOf(concept);
+  if (!attr) return `leaving the concept open needs a world concept; "${concept}" is not one`;
+  const unnamed = prompts.find((p) => parsePrompt(p)[attr] !== concept);
+  return unnamed === undefined ? undefined : `prompt "${unnamed}" does not name ${concept}, so it has nothing to leave open`;
+}
+
 /**
  * FitAttribution's anchor `auto`: the concept left open wherever the prompts can leave it open (a world concept,
  * named by every explicit prompt), else "" (the paper's). On shapes-tiny the open anchor erased every shape as far
@@ -81,19 +89,15 @@ function renderForPrompts(labels: Partial<SceneLabels>[], seeds: number[]): tf.T
  */
 export function resolvedAnchor(anchor: 'auto' | 'empty' | 'open', concept: string, prompts: readonly string[]): 'empty' | 'open' {
   if (anchor !== 'auto') return anchor;
-  const attr = attributeOf(concept);
-  if (!attr) return 'empty';
-  return prompts.every((p) => parsePrompt(p)[attr] === concept) ? 'open' : 'empty';
+  return whyNotOpen(concept, prompts) === undefined ? 'open' : 'empty';
 }
 
-/** Each prompt with the concept's attribute left open; throws when a prompt does not name the concept. */
+/** Each prompt with the concept's attribute left open; throws when the prompts cannot leave it open. */
 function openAnchors(prompts: string[], concept: string): string[] {
-  const attr = attributeOf(concept);
-  if (!attr) throw new Error(`leaving the concept open needs a world concept; "${concept}" is not one`);
-  return prompts.map((p) => {
-    if (parsePrompt(p)[attr] !== concept) throw new Error(`prompt "${p}" does not name ${concept}, so it has nothing to leave open`);
-    return openPrompt(p, attr);
-  });
+  const why = whyNotOpen(concept, prompts);
+  if (why !== undefined) throw new Error(why);
+  const attr = attributeOf(concept)!;
+  return prompts.map((p) => openPrompt(p, attr));
 }
 
 export function modelConfigOf(handle: ModelHandle): ModelConfig {

@@ -34,10 +34,11 @@ export const fitParams = z.object({
 });
 
 export function planOf(p: z.infer<typeof fitParams>): FitPlan {
+  const concept = p.concept.trim();
   return {
-    concept: p.concept.trim(), objective: p.objective, prompts: p.prompts, template: p.template, samples: p.samples,
+    concept, objective: p.objective, prompts: p.prompts, template: p.template, samples: p.samples,
     timesteps: p.timesteps, mode: p.mode, steps: p.steps, cfg: p.cfg, eta: p.eta, batch: p.batch, seed: p.seed, images: p.images,
-    anchor: resolvedAnchor(p.anchor, p.concept.trim(), p.prompts), condition: p.condition, preserve: p.preserve,
+    anchor: resolvedAnchor(p.anchor, concept, p.prompts), condition: p.condition, preserve: p.preserve,
   };
 }
 
