@@ -37,11 +37,12 @@ for (const concept of values.concepts!.split(',')) {
   const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse(JSON.parse(values.erase!)));
   const edited = out.model as ModelHandle;
   const target = erasureProtocol(concept, { size: 'full' }).target.slice(0, n);
+  const attribute = attributeOf(concept) ?? 'shape';
   const says: string[] = [];
   for (const h of [model, edited]) {
     const images = await sampleImages(h, target.map((p) => p.prompt), target.map((p) => p.seed), { steps: Number(values.steps), cfg: 3, eta: 0 });
     const judged = await judgeImages(judge, images);
-    says.push(judged.labels.map((l) => l[attributeOf(concept) ?? 'shape']).join(' '));
+    says.push(judged.labels.map((l) => l[attribute]).join(' '));
     rows.push(images as tf.Tensor4D);
   }
   lines.push(`| ${concept} | ${(out.report as TableValue).rows.at(-1)!.weights_zeroed} | ${says[0]} | ${says[1]} |`);
