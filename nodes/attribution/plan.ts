@@ -55,13 +55,13 @@ export function planPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]
 const LIST_OF: Record<Attribute, 'shapes' | 'colours' | 'backgrounds' | 'styles'> = { shape: 'shapes', colour: 'colours', background: 'backgrounds', style: 'styles' };
 
 /** The plan's keep prompts: the template with the concept's slot drawn from the attribute's other values. */
-export function keepPrompts(plan: FitPlan): { prompts: string[]; seeds: number[] } {
+export function keepPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]; labels: Partial<SceneLabels>[] } {
   const attr = attributeOf(plan.concept);
   if (!attr) throw new Error(`preserve needs a world concept; "${plan.concept}" is not one`);
   const others = DEFAULT_CONCEPTS[attr].filter((v) => v !== plan.concept);
   const seed = plan.seed + 100_000;
-  const { prompts } = buildPrompts({ prompts: [], template: plan.template, concept: '', shapes: [], colours: [], backgrounds: [], styles: [], [LIST_OF[attr]]: others, sampling: 'random', count: plan.samples, seed, seeds: [] });
-  return { prompts, seeds: prompts.map((_, i) => seed + i) };
+  const { prompts, labels } = buildPrompts({ prompts: [], template: plan.template, concept: '', shapes: [], colours: [], backgrounds: [], styles: [], [LIST_OF[attr]]: others, sampling: 'random', count: plan.samples, seed, seeds: [] });
+  return { prompts, seeds: prompts.map((_, i) => seed + i), labels: (labels ?? []) as Partial<SceneLabels>[] };
 }
 
 /** World renders for the prompts: the named labels, the rest drawn from the seed. */

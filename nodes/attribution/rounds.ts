@@ -14,17 +14,21 @@ export interface RoundResult {
   value: number;
   selection: EraseSelection;
   /** What `stopWhen` measured on the model edited through this round. */
-  check?: { value: number; stop: boolean };
+  check?: RoundCheckResult;
 }
 
-/** Measures the model edited so far (e.g. the share of its samples still showing the concept); stop = enough erased. */
-export type RoundCheck = (edited: ModelHandle, round: number) => Promise<{ value: number; stop: boolean }>;
+/** value: what is left of the concept (lower = more erased); stop: enough erased; spoiled: the round cost too much else. */
+export interface RoundCheckResult { value: number; stop: boolean; spoiled?: boolean; keep?: number }
+
+/** Measures the model edited so far (e.g. the share of its samples still showing the concept). */
+export type RoundCheck = (edited: ModelHandle, round: number) => Promise<RoundCheckResult>;
 
 /**
  * The union of up to `rounds` selections: round 1 is `first` (the rule applied to `attr`); round r > 1 refits `attr`'s
  * plan (seed + r − 1) on the model edited so far and applies the rule among the components not yet selected. With
- * `stopWhen`, the model edited through each round is checked, and the rounds end early when it says stop; when it
- * never does, the edit kept is that of the round with the lowest check value (the earliest of equals).
+ * `stopWhen`, the model edited through each round is checked, and the rounds end early when it says stop or spoiled;
+ * a spoiled round is undone (round 1 excepted: it is the least edit there is), and when no kept round said stop, the
+ * edit kept is that of the round with the lowest check value (the earliest of equals).
  */
 export async function iteratedSelection(
   model: ModelHandle, attr: AttributionValue, first: EraseSelection, rule: EraseRule, rounds: number,
@@ -49,7 +53,7 @@ export async function iteratedSelection(
     try {
       if (hooks.stopWhen) result.check = await hooks.stopWhen(edited, round);
       hooks.onRound?.(round, result);
-      if (result.check?.stop || round === rounds) break;
+      if (result.check?.stop || result.check?.spoiled || round === rounds) break;
       hooks.throwIfAborted?.();
       const roundPlan = { ...plan!, seed: plan!.seed + round };
       const objective = await buildObjective(edited, roundPlan, hooks);
@@ -78,13 +82,15 @@ function addSelection(union: Map<string, Uint8Array>, selected: ReadonlyMap<stri
 }
 
 /**
- * How many rounds' edit to keep: all of them unless checked rounds never said stop, then those through the round
- * with the lowest check value (the earliest of equals) — later rounds can undo what earlier ones erased.
+ * How many rounds' edit to keep: a spoiled last round is dropped (unless it is round 1); of the others, all of them
+ * unless checked rounds never said stop, then those through the round with the lowest check value (the earliest of
+ * equals) — later rounds can undo what earlier ones erased.
  */
 function keptRounds(results: RoundResult[]): number {
-  const last = results.at(-1)!;
-  if (!last.check || last.check.stop) return results.length;
+  const usable = results.length > 1 && results.at(-1)!.check?.spoiled ? results.slice(0, -1) : results;
+  const last = usable.at(-1)!;
+  if (!last.check || last.check.stop) return usable.length;
   let best = 0;
-  results.forEach((r, i) => { if (r.check!.value < results[best]!.check!.value) best = i; });
+  usable.forEach((r, i) => { if (r.check!.value < usable[best]!.check!.value) best = i; });
   return best + 1;
 }

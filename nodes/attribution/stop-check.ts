@@ -4,7 +4,8 @@ import type { ModelHandle } from '../diffusion/handle.ts';
 import { sampleImages } from '../diffusion/api.ts';
 import { judgeImages, type Judge } from '../evaluation/judge.ts';
 import { attributeOf } from '../world/concepts.ts';
-import { planPrompts, type FitPlan } from './plan.ts';
+import { keepPrompts, planPrompts, type FitPlan } from './plan.ts';
+import type { SceneLabels } from '../world/concepts.ts';
 
 /** Offsets the check's prompt draw and noise from the fit's and the refits' (seed + r − 1) seeds. */
 const CHECK_SEED = 0x51ed;
@@ -24,10 +25,29 @@ export function checkedAttribute(plan: FitPlan, judge: Judge): string {
 export async function judgedConceptShare(model: ModelHandle, plan: FitPlan, judge: Judge, count: number, signal?: AbortSignal): Promise<number> {
   const attribute = checkedAttribute(plan, judge);
   const { prompts, seeds } = planPrompts({ ...plan, samples: count, seed: plan.seed + CHECK_SEED });
+  return judgedShare(model, plan, judge, prompts, seeds, () => plan.concept, attribute, signal);
+}
+
+/**
+ * What the edit must not cost: the share of `count` samples of the plan's keep prompts (its template with the
+ * attribute's other values: "a blue square …" when erasing circle; a fixed draw) that the judge reads as the value
+ * the prompt names.
+ */
+export async function judgedKeepShare(model: ModelHandle, plan: FitPlan, judge: Judge, count: number, signal?: AbortSignal): Promise<number> {
+  const attribute = checkedAttribute(plan, judge);
+  const { prompts, seeds, labels } = keepPrompts({ ...plan, samples: count, seed: plan.seed + CHECK_SEED });
+  return judgedShare(model, plan, judge, prompts, seeds, (i) => labels[i]?.[attribute as keyof SceneLabels], attribute, signal);
+}
+
+/** The share of samples of `prompts` (the plan's DDIM steps, CFG and eta) whose `attribute` the judge reads as `expected(i)`. */
+async function judgedShare(
+  model: ModelHandle, plan: FitPlan, judge: Judge, prompts: string[], seeds: number[],
+  expected: (i: number) => string | undefined, attribute: string, signal?: AbortSignal,
+): Promise<number> {
   const images = await sampleImages(model, prompts, seeds, { steps: plan.steps, cfg: plan.cfg, eta: plan.eta }, { signal });
   try {
     const { labels } = await judgeImages(judge, images);
-    return labels.filter((l) => l[attribute] === plan.concept).length / count;
+    return labels.filter((l, i) => l[attribute] === expected(i)).length / prompts.length;
   } finally {
     images.dispose();
   }

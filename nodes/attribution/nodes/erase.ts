@@ -12,20 +12,23 @@ import { zeroOverlay } from '../masks.ts';
 import { buildObjective, type FitPlan } from '../plan.ts';
 import { countsPerMatrix, selectForErase, type EraseSelection } from '../selection.ts';
 import { iteratedSelection, type RoundCheck } from '../rounds.ts';
-import { checkedAttribute, judgedConceptShare } from '../stop-check.ts';
+import { checkedAttribute, judgedConceptShare, judgedKeepShare } from '../stop-check.ts';
 import { judgeFor } from '../../evaluation/nodes/shared.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 import { deltaOverlay, esdFineTune } from '../esd.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
 
 /**
- * Defaults: 4 rounds of per-row ρ = 0.02 (5.4 % of shapes-tiny's FF weights in all). One edit of ρ = 0.1 (Erase v1's
- * default) erased about as much at 26,032 weights but cost the other shapes far more — nodes/attribution/README.md.
+ * Defaults: up to 8 rounds of per-row ρ = 0.02 (2.7 % of shapes-tiny's FF weights each). One edit of ρ = 0.1 (Erase
+ * v1's default) erased about as much as 4 rounds at 26,032 weights but cost the other shapes far more; after 4 rounds
+ * most concepts were still fading — nodes/attribution/README.md.
  */
 export const DEFAULT_RHO = 0.02;
-export const DEFAULT_ROUNDS = 4;
+export const DEFAULT_ROUNDS = 8;
 /** Rounds end early once the judge sees the concept in ≤ 10 % of fresh samples (the erase target of the evaluation). */
 export const DEFAULT_STOP_AT = 0.1;
+/** …and a round is undone, ending the rounds, once the other values are drawn right < 95 % as often as unedited (the keep target). */
+export const DEFAULT_KEEP_AT = 0.95;
 
 export const eraseParams = z.object({
   method: z.enum(['cad', ...BASELINES, 'esd']).default('cad')
@@ -41,6 +44,9 @@ export const eraseParams = z.object({
   stop_at: z.number().min(0).max(1).default(DEFAULT_STOP_AT)
     .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most, and if no round gets there the round with the lowest share is kept. Off (logged) for amplify attributions and concepts the judge does not know. 0 = run every round'),
   stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop check (the fit\'s DDIM steps, CFG and eta)'),
+  keep_at: z.number().min(0).max(1).default(DEFAULT_KEEP_AT)
+    .describe('Part of the stop check: also sample keep_samples prompts of the attribute\'s other values ("a blue square …" when erasing circle) before the first round and after each; a round after which the judge reads them right less than keep_at × as often as on the unedited model is undone and ends the rounds (round 1 is kept, with a warning). 0 = off'),
+  keep_samples: z.number().int().min(4).max(512).default(64).describe('Samples per keep check'),
   judge: z.string().default('shapes-judge').describe('Judge of the stop check: bundled name or folder'),
   seed: z.number().int().min(0).default(0).describe('Seed of the random baseline and of COAR\'s masks'),
   coar_masks: z.number().int().min(4).max(5000).default(200).describe('COAR: number of random keep-masks (forward evaluations of J)'),
@@ -77,8 +83,11 @@ async function esdErase(ctx: NodeContext, model: ModelHandle, attr: AttributionV
   return { model: model.withOverlay(deltaOverlay(tuned.deltas, label)), report, fraction: 0 };
 }
 
-/** The rounds' stop check: the judge's share of fresh concept samples, against stop_at; undefined (logged) where it cannot apply. */
-async function judgedStop(ctx: NodeContext, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck | undefined> {
+/**
+ * The rounds' stop check: the judge's share of fresh concept samples, against stop_at, and (keep_at > 0) its share of
+ * other-value samples drawn right, against keep_at × the unedited model's; undefined (logged) where it cannot apply.
+ */
+async function judgedStop(ctx: NodeContext, model: ModelHandle, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck | undefined> {
   const plan = attr.provenance.plan as FitPlan;
   if (plan.objective !== 'erase') {
     ctx.log('stop check off: it judges erasure, and this is an amplify attribution (every round runs)');
@@ -91,9 +100,17 @@ async function judgedStop(ctx: NodeContext, attr: AttributionValue, params: z.in
     ctx.log(`stop check off: ${(err as Error).message} (every round runs)`);
     return undefined;
   }
+  let keepFloor = 0;
+  if (params.keep_at > 0) {
+    const unedited = await judgedKeepShare(model, plan, judge, params.keep_samples, ctx.signal);
+    keepFloor = params.keep_at * unedited;
+    ctx.log(`keep check: the unedited model draws ${(100 * unedited).toFixed(1)} % of ${params.keep_samples} other-value samples right; a round that takes it below ${(100 * keepFloor).toFixed(1)} % is undone`);
+  }
   return async (edited) => {
     const value = await judgedConceptShare(edited, plan, judge, params.stop_samples, ctx.signal);
-    return { value, stop: value <= params.stop_at };
+    if (params.keep_at === 0) return { value, stop: value <= params.stop_at };
+    const keep = await judgedKeepShare(edited, plan, judge, params.keep_samples, ctx.signal);
+    return { value, stop: value <= params.stop_at, keep, spoiled: keep < keepFloor };
   };
 }
 
@@ -117,9 +134,9 @@ function weightsPerComponent(attr: AttributionValue): Map<string, number> {
 
 export const eraseNode = defineNode({
   type: 'Erase',
-  typeVersion: 3,
-  // v1 had no rounds (one edit) and ρ = 0.1 by default; v2 ran every round (no stop check).
-  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }), 2: (p) => ({ stop_at: 0, ...p }) },
+  typeVersion: 4,
+  // v1 had no rounds (one edit) and ρ = 0.1 by default; v2 ran every round (no stop check); v3 ran up to 4 rounds, no keep check.
+  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }), 2: (p) => ({ stop_at: 0, ...p }), 3: (p) => ({ rounds: 4, keep_at: 0, ...p }) },
   category: 'attribution',
   displayName: 'Erase',
   description: 'Zero the top components of an attribution (per-row top-k = ⌊ρ·n_in⌋ with s ≥ 0, as CAD), or baselines with the same count. Reversible overlay; exact counts reported. With an amplify attribution it amplifies / recalls the concept.',
@@ -171,21 +188,24 @@ export const eraseNode = defineNode({
     let extra: Record<string, number> = {};
     if (params.method === 'cad' && rounds > 1) {
       if (!attr.provenance.plan) throw new NodeInputError('attribution', 'rounds > 1 refits the attribution: fit it with FitAttribution (its plan is missing)');
-      const stopWhen = params.stop_at > 0 ? await judgedStop(ctx, attr, params) : undefined;
+      const stopWhen = params.stop_at > 0 ? await judgedStop(ctx, model, attr, params) : undefined;
       const iterated = await iteratedSelection(model, attr, cad, rule, rounds, {
         throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto', stopWhen,
         onRound: (r, res) => {
-          // A stop ends the work: the bar goes to the end, not to r of rounds.
-          ctx.progress(res.check?.stop ? rounds : r, rounds, res.check?.stop ? `erase rounds (stopped after ${r})` : 'erase rounds');
-          const check = res.check ? `; ${(100 * res.check.value).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ≤ ${100 * params.stop_at} %: stop` : ''}` : '';
+          // A stop or a spoiled round ends the work: the bar goes to the end, not to r of rounds.
+          const ends = res.check?.stop || res.check?.spoiled;
+          ctx.progress(ends ? rounds : r, rounds, ends ? `erase rounds (stopped after ${r})` : 'erase rounds');
+          const keep = res.check?.keep === undefined ? '' : `; other values right in ${(100 * res.check.keep).toFixed(1)} %${res.check.spoiled ? `: below the keep floor, round ${r} ${r > 1 ? 'undone' : 'kept (it is the least edit)'}` : ''}`;
+          const check = res.check ? `; ${(100 * res.check.value).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ≤ ${100 * params.stop_at} %: stop` : ''}${keep}` : '';
           ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected${check}`);
         },
       });
       roundsKept = iterated.kept;
       if (stopWhen) {
         const kept = iterated.rounds[iterated.kept - 1]!.check!;
-        if (!kept.stop) ctx.log(`no round reached ${100 * params.stop_at} %: keeping the edit of round ${iterated.kept} (${(100 * kept.value).toFixed(1)} %), the lowest share`);
-        extra = { rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.value };
+        if (kept.spoiled) ctx.log(`warning: round 1 already takes the other values below the keep floor; it is kept, as the least edit there is (lower rho or set keep_at 0)`);
+        else if (!kept.stop) ctx.log(`no round reached ${100 * params.stop_at} %: keeping the edit of round ${iterated.kept} (${(100 * kept.value).toFixed(1)} %), the lowest share`);
+        extra = { rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.value, ...(kept.keep === undefined ? {} : { judged_keep: kept.keep }) };
       }
       weightMasks = expandToWeights(attr.set, iterated.selected);
       cadCounts = countsPerMatrix(iterated.selected);
