@@ -14,7 +14,7 @@ import { fitAttributionNode, fitParams } from '../../nodes/attribution/nodes/fit
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
-import { judgedConceptShare } from '../../nodes/attribution/stop-check.ts';
+import { judgedConceptShare, judgedKeepShare } from '../../nodes/attribution/stop-check.ts';
 import { iteratedSelection } from '../../nodes/attribution/rounds.ts';
 import { selectForErase } from '../../nodes/attribution/selection.ts';
 import { loadJudge } from '../../nodes/evaluation/judge.ts';
@@ -206,7 +206,7 @@ describe('attribution nodes', () => {
     const before = tf.memory().numTensors;
     const ctx = fakeCtx();
     // Every share is ≤ 1: the check after round 1 stops the rounds.
-    const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, judge }));
+    const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, keep_at: 0, judge }));
     expect(ctx.progressCalls).toEqual([[3, 3]]);
     expect(ctx.logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
     const total = (stopped.report as TableValue).rows.at(-1)!;
@@ -219,7 +219,7 @@ describe('attribution nodes', () => {
     // A stop_at below every share but 0: the rounds run to the end unless the check sees no circle at all, and the
     // round with the lowest share is kept (the earliest of equals).
     const ctx2 = fakeCtx();
-    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, judge }));
+    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, keep_at: 0, judge }));
     const total2 = (all.report as TableValue).rows.at(-1)!;
     const shares = ctx2.logs.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
     expect(shares).toHaveLength(total2.rounds_run as number);
@@ -274,6 +274,44 @@ describe('attribution nodes', () => {
     expect(checked).toEqual([1, 2]);
     expect(stopped.kept).toBe(2);
     expect(stopped.rounds).toHaveLength(2);
+    // A spoiled round ends the rounds and is undone — unless it is round 1, the least edit there is.
+    const spoiling = (at: number) => iteratedSelection(model, attr, first, rule, 4, {
+      stopWhen: async (_edited, round) => ({ value: [0.5, 0.4, 0.05, 0.01][round - 1]!, stop: false, spoiled: round === at }),
+    });
+    const undone = await spoiling(3);
+    expect(undone.rounds).toHaveLength(3);
+    expect(undone.kept).toBe(2);
+    expect(count(undone.selected)).toBe(2 * first.total);
+    const firstSpoiled = await spoiling(1);
+    expect(firstSpoiled.rounds).toHaveLength(1);
+    expect(firstSpoiled.kept).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Erase keep_at: a round that costs the other values too much is undone and ends the rounds', async () => {
+    const judge = join(import.meta.dirname, '..', '..', 'models', 'shapes-judge');
+    const judgeModel = await loadJudge(judge);
+    const before = tf.memory().numTensors;
+    const ctx = fakeCtx();
+    // keep_at 1: any round that draws the other shapes right less often than the unedited model is spoiled.
+    const out = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, keep_at: 1, keep_samples: 8, judge }));
+    const plan = attr.provenance.plan as FitPlan;
+    const unedited = await judgedKeepShare(model, plan, judgeModel, 8);
+    expect(ctx.logs).toContain(`keep check: the unedited model draws ${(100 * unedited).toFixed(1)} % of 8 other-value samples right; a round that takes it below ${(100 * unedited).toFixed(1)} % is undone`);
+    const rounds = ctx.logs.filter((l) => /^round \d\/3: /.test(l)).map((l) => ({
+      share: Number(/([\d.]+) % of 4 samples/.exec(l)![1]) / 100, keep: Number(/other values right in ([\d.]+) %/.exec(l)![1]) / 100, spoiled: /below the keep floor/.test(l),
+    }));
+    rounds.forEach((r) => expect(r.spoiled).toBe(r.keep < unedited));
+    const total = (out.report as TableValue).rows.at(-1)!;
+    const firstSpoiled = rounds.findIndex((r) => r.spoiled);
+    expect(total.rounds_run).toBe(rounds.length);
+    expect(rounds.length).toBe(firstSpoiled >= 0 ? firstSpoiled + 1 : rounds.findIndex((r) => r.share === 0) >= 0 ? rounds.findIndex((r) => r.share === 0) + 1 : 3);
+    const usable = firstSpoiled > 0 ? rounds.slice(0, firstSpoiled) : rounds;
+    expect(total.rounds_kept).toBe(usable.findIndex((r) => r.share === Math.min(...usable.map((u) => u.share))) + 1);
+    // The keep share reported is the kept edit's, measured on the edited model: the same check gives it again.
+    const oneRound = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: total.rounds_kept as number, stop_at: 0 }));
+    expect(total.judged_keep).toBe(await judgedKeepShare(oneRound.model as ModelHandle, plan, judgeModel, 8));
+    for (const h of [out.model, oneRound.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -297,15 +335,20 @@ describe('attribution nodes', () => {
     expect(fitParams.parse(up({ anchor: 'open' }))).toMatchObject({ anchor: 'open' });
   });
 
-  it('Erase v1 and v2 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round', () => {
+  it('Erase v1–v3 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check', () => {
     const up = eraseNode.migrations![1]!;
     expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });
     expect(eraseParams.parse(up({ rho: 0.05, method: 'random' }))).toMatchObject({ rho: 0.05, rounds: 1, method: 'random' });
-    expect(eraseParams.parse({})).toMatchObject({ rho: 0.02, rounds: 4, stop_at: 0.1 });
+    expect(eraseParams.parse({})).toMatchObject({ rho: 0.02, stop_at: 0.1 });
     // v2 ran every round: no stop check unless the workflow set one.
     const up2 = eraseNode.migrations![2]!;
     expect(eraseParams.parse(up2({ rounds: 4 }))).toMatchObject({ rounds: 4, stop_at: 0 });
     expect(eraseParams.parse(up2(up({})))).toMatchObject({ rho: 0.1, rounds: 1, stop_at: 0 });
+    // v3 ran up to 4 rounds with no keep check.
+    const up3 = eraseNode.migrations![3]!;
+    expect(eraseParams.parse({})).toMatchObject({ rounds: 8, keep_at: 0.95, keep_samples: 64 });
+    expect(eraseParams.parse(up3({}))).toMatchObject({ rounds: 4, stop_at: 0.1, keep_at: 0 });
+    expect(eraseParams.parse(up3(up2(up({}))))).toMatchObject({ rho: 0.1, rounds: 1, stop_at: 0, keep_at: 0 });
   });
 
   it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {
