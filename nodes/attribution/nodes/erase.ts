@@ -14,6 +14,7 @@ import { countsPerMatrix, selectForErase, type EraseSelection } from '../selecti
 import { iteratedSelection, type RoundCheck } from '../rounds.ts';
 import { checkedAttribute, judgedConceptShare, judgedKeepShare } from '../stop-check.ts';
 import { judgeFor } from '../../evaluation/nodes/shared.ts';
+import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 import { deltaOverlay, esdFineTune } from '../esd.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
@@ -151,6 +152,8 @@ export const eraseNode = defineNode({
     fraction: { type: 'NUMBER', description: 'Zeroed components / components in the set (the edit\'s α, for ValidateAttribution)' },
   },
   params: eraseParams,
+  // The stop and keep checks' judge decides which rounds are kept.
+  signature: (params) => [modelFolderSignature(params.judge)],
   async execute(ctx, inputs, params) {
     await initRuntime();
     const model = requireModel(inputs.model);

@@ -1,27 +1,10 @@
 // LoadModel: a bundled model by name (models/<name>) or a folder with config.json + model.safetensors → MODEL.
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { defineNode, NodeParamError } from '../../sdk/index.ts';
 import { initRuntime } from '../../sdk/runtime.ts';
 import type { ModelHandle } from '../handle.ts';
-import { loadModel, resolveModelDir } from '../model-handle.ts';
-
-/** The repository's bundled models folder (what the engine passes as ctx.dirs.models). */
-const BUNDLED_MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
-
-const hashCache = new Map<string, string>();
-/** sha256 of a model's weights file, memoised per (path, size, mtime). */
-function weightsFileHash(dir: string): string {
-  const path = join(dir, 'model.safetensors');
-  const st = statSync(path);
-  const key = `${path}:${st.size}:${st.mtimeMs}`;
-  let h = hashCache.get(key);
-  if (!h) hashCache.set(key, (h = createHash('sha256').update(readFileSync(path)).digest('hex')));
-  return h;
-}
+import { loadModel } from '../model-handle.ts';
+import { modelFolderSignature } from '../folder-signature.ts';
 
 export const loadModelNode = defineNode({
   type: 'LoadModel',
@@ -37,11 +20,7 @@ export const loadModelNode = defineNode({
   }),
   signature(params) {
     // The weights' hash, so replacing the file invalidates cached results downstream.
-    try {
-      return [weightsFileHash(resolveModelDir(params.model, BUNDLED_MODELS))];
-    } catch {
-      return ['unresolved'];
-    }
+    return [modelFolderSignature(params.model)];
   },
   async execute(ctx, _inputs, params) {
     await initRuntime();

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineNode, NodeInputError, type ImagesValue, type PromptsValue, type ScoresValue, type TableValue } from '../../sdk/index.ts';
 import { attributeAccuracy, judgeImages } from '../judge.ts';
 import { judgeFor, worldLabels } from './shared.ts';
+import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
 
 export const classifyNode = defineNode({
   type: 'Classify',
@@ -23,6 +24,8 @@ export const classifyNode = defineNode({
     judge: z.string().default('shapes-judge').describe('Judge model: bundled name or folder'),
     batchSize: z.number().int().min(1).max(1024).default(128).describe('Images per judge call'),
   }),
+  // The judge's weights hash: replacing its file invalidates cached labels.
+  signature: (params) => [modelFolderSignature(params.judge)],
   async execute(ctx, inputs, params) {
     const images = inputs.images as ImagesValue;
     if (!images?.images || images.images.shape[0] === 0) throw new NodeInputError('images', 'no images to classify');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineNode, NodeInputError, tf, type ImagesValue, type PromptsValue, type ScoresValue } from '../../sdk/index.ts';
 import { clipScoresOf, embedImages, embedTexts } from '../clip.ts';
 import { clipFor } from './shared.ts';
+import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
 
 export const clipScoreNode = defineNode({
   type: 'ClipScore',
@@ -19,6 +20,7 @@ export const clipScoreNode = defineNode({
     clip: z.string().default('shapes-clip').describe('shapes-CLIP model: bundled name or folder'),
     batchSize: z.number().int().min(1).max(1024).default(64).describe('Images per CLIP call (one progress update each)'),
   }),
+  signature: (params) => [modelFolderSignature(params.clip)],
   async execute(ctx, inputs, params) {
     const images = inputs.images as ImagesValue;
     const n = images?.images?.shape[0] ?? 0;

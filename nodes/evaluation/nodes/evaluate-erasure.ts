@@ -8,6 +8,7 @@ import { gridPng, tensorToBatch } from '../../sdk/image.ts';
 import { ERASURE_COLUMNS, evaluateErasure, type EvaluatedModel } from '../erasure-eval.ts';
 import { DEFAULT_PROTOCOL_SEED, erasureProtocol, type ErasureProtocol } from '../protocols/erasure.ts';
 import { clipFor, judgeFor } from './shared.ts';
+import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
 
 /** A row label per model: its name plus its edits; repeated labels get #2, #3. */
 export function modelLabels(models: ModelHandle[]): string[] {
@@ -44,6 +45,7 @@ export const evaluateErasureNode = defineNode({
     clip: z.string().default('shapes-clip').describe('shapes-CLIP model: bundled name or folder'),
   }),
   cacheable: true,
+  signature: (params) => [modelFolderSignature(params.judge), modelFolderSignature(params.clip)],
   async execute(ctx, inputs, params) {
     const models = ((Array.isArray(inputs.models) ? inputs.models : [inputs.models]) as (ModelHandle | undefined)[]).filter(Boolean) as ModelHandle[];
     if (models.length === 0) throw new NodeInputError('models', 'connect at least one MODEL');
