@@ -17,8 +17,12 @@ export interface RoundResult {
   check?: RoundCheckResult;
 }
 
-/** value: what is left of the concept (lower = more erased); stop: enough erased; spoiled: the round cost too much else. */
-export interface RoundCheckResult { value: number; stop: boolean; spoiled?: boolean; keep?: number }
+/**
+ * value: what is left to do (lower = better: the share still showing the concept when erasing, the share not yet
+ * showing it when recalling); share: the judge's share of concept samples; stop: far enough; spoiled: the round cost
+ * too much else; keep: the other values' share drawn right.
+ */
+export interface RoundCheckResult { value: number; stop: boolean; spoiled?: boolean; keep?: number; share?: number }
 
 /** Measures the model edited so far (e.g. the share of its samples still showing the concept). */
 export type RoundCheck = (edited: ModelHandle, round: number) => Promise<RoundCheckResult>;

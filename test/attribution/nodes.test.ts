@@ -232,20 +232,46 @@ describe('attribution nodes', () => {
     for (const h of [stopped.model, one.model, all.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
     await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rounds: 2, stop_at: 0.1, judge: '/nonexistent' }))).rejects.toMatchObject({ param: 'judge' });
-    // Where the judge cannot tell (an amplify attribution; a concept outside the world) the check is off, and says so.
-    const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify' }))).attribution as AttributionValue;
-    const ctx3 = fakeCtx();
-    const amplified = await eraseNode.execute(ctx3, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 2, judge }));
-    expect(ctx3.logs.some((l) => /stop check off: .*amplify/.test(l))).toBe(true);
-    expect(ctx3.progressCalls).toEqual([[1, 2], [2, 2]]);
-    expect((amplified.report as TableValue).rows.at(-1)!.rounds_run).toBeUndefined();
-    (amplified.model as ModelHandle).dispose();
+    // Where the judge cannot tell (a concept outside the world) the check is off, and says so.
     const own = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'shape', prompts: ['a red shape on a black background'] }))).attribution as AttributionValue;
     const ctx4 = fakeCtx();
     const unjudged = await eraseNode.execute(ctx4, { model, attribution: own }, eraseParams.parse({ rho: 0.05, rounds: 2, judge }));
     expect(ctx4.logs.some((l) => /stop check off: "shape" is not a world concept/.test(l))).toBe(true);
     expect(ctx4.progressCalls).toEqual([[1, 2], [2, 2]]);
     (unjudged.model as ModelHandle).dispose();
+  });
+
+  it('Erase recall_at: amplify rounds end once the judge sees the concept in at least that share; else the highest is kept', async () => {
+    const judge = join(import.meta.dirname, '..', '..', 'models', 'shapes-judge');
+    const judgeModel = await loadJudge(judge);
+    const before = tf.memory().numTensors;
+    const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify' }))).attribution as AttributionValue;
+    // recall_at 0: every round runs, unchecked.
+    const ctx0 = fakeCtx();
+    const unchecked = await eraseNode.execute(ctx0, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 2, recall_at: 0, judge }));
+    expect(ctx0.progressCalls).toEqual([[1, 2], [2, 2]]);
+    expect((unchecked.report as TableValue).rows.at(-1)!.rounds_run).toBeUndefined();
+    // recall_at 0 < r ≤ any share: round 1 already shows enough of the concept.
+    const ctx1 = fakeCtx();
+    const stopped = await eraseNode.execute(ctx1, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 3, recall_at: 1e-9, stop_samples: 4, keep_at: 0, judge }));
+    const total1 = (stopped.report as TableValue).rows.at(-1)!;
+    const one = await eraseNode.execute(fakeCtx(), { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
+    const share1 = await judgedConceptShare(one.model as ModelHandle, amp.provenance.plan as FitPlan, judgeModel, 4);
+    // The share is measured on the edited model; it stops at round 1 unless the judge sees no circle at all.
+    expect(total1.rounds_run).toBe(share1 > 0 ? 1 : 3);
+    if (share1 > 0) expect(ctx1.logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≥ [\d.e-]+ %: stop/.test(l))).toBe(true);
+    // recall_at 1: the rounds run until every sample shows the concept, and the round with the highest share is kept.
+    const ctx2 = fakeCtx();
+    const all = await eraseNode.execute(ctx2, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 3, recall_at: 1, stop_samples: 4, keep_at: 0, judge }));
+    const total2 = (all.report as TableValue).rows.at(-1)!;
+    const shares = ctx2.logs.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
+    expect(shares).toHaveLength(total2.rounds_run as number);
+    expect(shares[0]).toBe(share1);
+    expect(total2.rounds_run).toBe(shares.indexOf(1) >= 0 ? shares.indexOf(1) + 1 : 3);
+    expect(total2.rounds_kept).toBe(shares.indexOf(Math.max(...shares)) + 1);
+    expect(total2.judged_share).toBe(Math.max(...shares));
+    for (const h of [unchecked.model, stopped.model, one.model, all.model] as ModelHandle[]) h.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('iteratedSelection with a stop check: checks every round, keeps the lowest round when none says stop', async () => {
@@ -335,7 +361,7 @@ describe('attribution nodes', () => {
     expect(fitParams.parse(up({ anchor: 'open' }))).toMatchObject({ anchor: 'open' });
   });
 
-  it('Erase v1–v3 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check', () => {
+  it('Erase v1–v4 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check, v4 no recall check', () => {
     const up = eraseNode.migrations![1]!;
     expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });
     expect(eraseParams.parse(up({ rho: 0.05, method: 'random' }))).toMatchObject({ rho: 0.05, rounds: 1, method: 'random' });
@@ -349,6 +375,10 @@ describe('attribution nodes', () => {
     expect(eraseParams.parse({})).toMatchObject({ rounds: 8, keep_at: 0.95, keep_samples: 64 });
     expect(eraseParams.parse(up3({}))).toMatchObject({ rounds: 4, stop_at: 0.1, keep_at: 0 });
     expect(eraseParams.parse(up3(up2(up({}))))).toMatchObject({ rho: 0.1, rounds: 1, stop_at: 0, keep_at: 0 });
+    // v4 ran every round of an amplify attribution.
+    const up4 = eraseNode.migrations![4]!;
+    expect(eraseParams.parse({})).toMatchObject({ recall_at: 0.9 });
+    expect(eraseParams.parse(up4({}))).toMatchObject({ recall_at: 0, keep_at: 0.95 });
   });
 
   it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {

@@ -30,6 +30,8 @@ export const DEFAULT_ROUNDS = 8;
 export const DEFAULT_STOP_AT = 0.1;
 /** …and a round is undone, ending the rounds, once the other values are drawn right < 95 % as often as unedited (the keep target). */
 export const DEFAULT_KEEP_AT = 0.95;
+/** Amplify / recall rounds end once the judge sees the concept in ≥ 90 % of fresh samples of its prompts. */
+export const DEFAULT_RECALL_AT = 0.9;
 
 export const eraseParams = z.object({
   method: z.enum(['cad', ...BASELINES, 'esd']).default('cad')
@@ -43,8 +45,10 @@ export const eraseParams = z.object({
   rounds: z.number().int().min(1).max(20).default(DEFAULT_ROUNDS)
     .describe('Erase in rounds of ρ each; round r > 1 refits the attribution (its FitAttribution plan, seed + r − 1) on the model edited so far, since the first-order score predicts small edits only. Baselines zero rounds × one round\'s count'),
   stop_at: z.number().min(0).max(1).default(DEFAULT_STOP_AT)
-    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most, and if no round gets there the round with the lowest share is kept. Off (logged) for amplify attributions and concepts the judge does not know. 0 = run every round'),
-  stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop check (the fit\'s DDIM steps, CFG and eta)'),
+    .describe('With rounds > 1 (CAD): after each round, sample stop_samples fresh prompts of the concept on the model edited so far and stop once at most this share is judged to show it; rounds is then the most, and if no round gets there the round with the lowest share is kept. Erase attributions only (amplify: recall_at); off (logged) for concepts the judge does not know. 0 = run every round'),
+  recall_at: z.number().min(0).max(1).default(DEFAULT_RECALL_AT)
+    .describe('The stop check of an amplify attribution (recall on an erased model) with rounds > 1 (CAD): stop once at least this share of stop_samples fresh samples of the concept\'s prompts is judged to show it; if no round gets there the round with the highest share is kept. The keep check applies as for erasing. 0 = run every round'),
+  stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop / recall check (the fit\'s DDIM steps, CFG and eta)'),
   keep_at: z.number().min(0).max(1).default(DEFAULT_KEEP_AT)
     .describe('Part of the stop check: also sample keep_samples prompts of the attribute\'s other values ("a blue square …" when erasing circle) before the first round and after each; a round after which the judge reads them right less than keep_at × as often as on the unedited model is undone and ends the rounds (round 1 is kept, with a warning). 0 = off'),
   keep_samples: z.number().int().min(4).max(512).default(64).describe('Samples per keep check'),
@@ -85,20 +89,19 @@ async function esdErase(ctx: NodeContext, model: ModelHandle, attr: AttributionV
 }
 
 /**
- * The rounds' stop check: the judge's share of fresh concept samples, against stop_at, and (keep_at > 0) its share of
- * other-value samples drawn right, against keep_at × the unedited model's; undefined (logged) where it cannot apply.
+ * The rounds' stop check: the judge's share of fresh concept samples, against stop_at (erase: at most) or recall_at
+ * (amplify: at least), and (keep_at > 0) its share of other-value samples drawn right, against keep_at × the unedited
+ * model's; undefined (logged) where it cannot apply. The check's value is what is left to do: the share still showing
+ * the concept when erasing, the share not yet showing it when amplifying (so the round with the lowest is kept).
  */
 async function judgedStop(ctx: NodeContext, model: ModelHandle, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck | undefined> {
   const plan = attr.provenance.plan as FitPlan;
-  if (plan.objective !== 'erase') {
-    ctx.log('stop check off: it judges erasure, and this is an amplify attribution (every round runs)');
-    return undefined;
-  }
+  const amplify = plan.objective === 'amplify';
   const judge = await judgeFor(ctx, 'judge', params.judge);
   try {
     checkedAttribute(plan, judge);
   } catch (err) {
-    ctx.log(`stop check off: ${(err as Error).message} (every round runs)`);
+    ctx.log(`${amplify ? 'recall' : 'stop'} check off: ${(err as Error).message} (every round runs)`);
     return undefined;
   }
   let keepFloor = 0;
@@ -108,10 +111,11 @@ async function judgedStop(ctx: NodeContext, model: ModelHandle, attr: Attributio
     ctx.log(`keep check: the unedited model draws ${(100 * unedited).toFixed(1)} % of ${params.keep_samples} other-value samples right; a round that takes it below ${(100 * keepFloor).toFixed(1)} % is undone`);
   }
   return async (edited) => {
-    const value = await judgedConceptShare(edited, plan, judge, params.stop_samples, ctx.signal);
-    if (params.keep_at === 0) return { value, stop: value <= params.stop_at };
+    const shown = await judgedConceptShare(edited, plan, judge, params.stop_samples, ctx.signal);
+    const check = amplify ? { value: 1 - shown, share: shown, stop: shown >= params.recall_at } : { value: shown, share: shown, stop: shown <= params.stop_at };
+    if (params.keep_at === 0) return check;
     const keep = await judgedKeepShare(edited, plan, judge, params.keep_samples, ctx.signal);
-    return { value, stop: value <= params.stop_at, keep, spoiled: keep < keepFloor };
+    return { ...check, keep, spoiled: keep < keepFloor };
   };
 }
 
@@ -135,9 +139,10 @@ function weightsPerComponent(attr: AttributionValue): Map<string, number> {
 
 export const eraseNode = defineNode({
   type: 'Erase',
-  typeVersion: 4,
-  // v1 had no rounds (one edit) and ρ = 0.1 by default; v2 ran every round (no stop check); v3 ran up to 4 rounds, no keep check.
-  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }), 2: (p) => ({ stop_at: 0, ...p }), 3: (p) => ({ rounds: 4, keep_at: 0, ...p }) },
+  typeVersion: 5,
+  // v1 had no rounds (one edit) and ρ = 0.1 by default; v2 ran every round (no stop check); v3 ran up to 4 rounds, no
+  // keep check; v4 ran every round of an amplify attribution (no recall check).
+  migrations: { 1: (p) => ({ rho: 0.1, rounds: 1, ...p }), 2: (p) => ({ stop_at: 0, ...p }), 3: (p) => ({ rounds: 4, keep_at: 0, ...p }), 4: (p) => ({ recall_at: 0, ...p }) },
   category: 'attribution',
   displayName: 'Erase',
   description: 'Zero the top components of an attribution (per-row top-k = ⌊ρ·n_in⌋ with s ≥ 0, as CAD), or baselines with the same count. Reversible overlay; exact counts reported. With an amplify attribution it amplifies / recalls the concept.',
@@ -191,7 +196,9 @@ export const eraseNode = defineNode({
     let extra: Record<string, number> = {};
     if (params.method === 'cad' && rounds > 1) {
       if (!attr.provenance.plan) throw new NodeInputError('attribution', 'rounds > 1 refits the attribution: fit it with FitAttribution (its plan is missing)');
-      const stopWhen = params.stop_at > 0 ? await judgedStop(ctx, model, attr, params) : undefined;
+      const amplify = (attr.provenance.plan as FitPlan).objective === 'amplify';
+      const stopWhen = (amplify ? params.recall_at : params.stop_at) > 0 ? await judgedStop(ctx, model, attr, params) : undefined;
+      const stopText = amplify ? `≥ ${100 * params.recall_at} %` : `≤ ${100 * params.stop_at} %`;
       const iterated = await iteratedSelection(model, attr, cad, rule, rounds, {
         throwIfAborted: () => ctx.throwIfAborted(), signal: ctx.signal, workers: 'auto', stopWhen,
         onRound: (r, res) => {
@@ -199,7 +206,7 @@ export const eraseNode = defineNode({
           const ends = res.check?.stop || res.check?.spoiled;
           ctx.progress(ends ? rounds : r, rounds, ends ? `erase rounds (stopped after ${r})` : 'erase rounds');
           const keep = res.check?.keep === undefined ? '' : `; other values right in ${(100 * res.check.keep).toFixed(1)} %${res.check.spoiled ? `: below the keep floor, round ${r} ${r > 1 ? 'undone' : 'kept (it is the least edit)'}` : ''}`;
-          const check = res.check ? `; ${(100 * res.check.value).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ≤ ${100 * params.stop_at} %: stop` : ''}${keep}` : '';
+          const check = res.check ? `; ${(100 * res.check.share!).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ${stopText}: stop` : ''}${keep}` : '';
           ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected${check}`);
         },
       });
@@ -207,8 +214,8 @@ export const eraseNode = defineNode({
       if (stopWhen) {
         const kept = iterated.rounds[iterated.kept - 1]!.check!;
         if (kept.spoiled) ctx.log(`warning: round 1 already takes the other values below the keep floor; it is kept, as the least edit there is (lower rho or set keep_at 0)`);
-        else if (!kept.stop) ctx.log(`no round reached ${100 * params.stop_at} %: keeping the edit of round ${iterated.kept} (${(100 * kept.value).toFixed(1)} %), the lowest share`);
-        extra = { rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.value, ...(kept.keep === undefined ? {} : { judged_keep: kept.keep }) };
+        else if (!kept.stop) ctx.log(`no round reached ${stopText}: keeping the edit of round ${iterated.kept} (${(100 * kept.share!).toFixed(1)} %), the ${amplify ? 'highest' : 'lowest'} share`);
+        extra = { rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.share!, ...(kept.keep === undefined ? {} : { judged_keep: kept.keep }) };
       }
       weightMasks = expandToWeights(attr.set, iterated.selected);
       cadCounts = countsPerMatrix(iterated.selected);
