@@ -9,11 +9,17 @@ import { buildPrompts } from '../world/prompts.ts';
 import { randomScene, renderScene } from '../world/render.ts';
 import { ATTRIBUTES, DEFAULT_CONCEPTS, attributeOf, type Attribute, type SceneLabels } from '../world/concepts.ts';
 import { openPrompt, parsePrompt } from '../world/captions.ts';
+import { valuePrompt } from '../evaluation/protocols/erasure.ts';
 import type { GradientHooks, Objective } from './attribution.ts';
 import { cadflowDenoiser } from './denoiser.ts';
 import { amplifyObjective, eraseObjective, preservingObjective } from './objectives.ts';
 
 export const DEFAULT_TEMPLATE = '{a} {style} {colour} {shape} on {a} {background} background';
+/**
+ * The template value that draws every prompt from the world's caption templates (as the evaluation protocol's prompts
+ * are: "a red circle", "an outlined circle on a dotted background", …) instead of filling one template.
+ */
+export const CAPTIONS_TEMPLATE = 'captions';
 
 export interface FitPlan {
   concept: string;
@@ -46,10 +52,22 @@ export interface FitPlan {
 export function planPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]; labels: Partial<SceneLabels>[] } {
   const value = plan.prompts.length
     ? buildPrompts({ prompts: plan.prompts, template: '', concept: '', shapes: [], colours: [], backgrounds: [], styles: [], sampling: 'all', count: 0, seed: plan.seed, seeds: [] })
-    : buildPrompts({ prompts: [], template: plan.template, concept: plan.concept, shapes: [], colours: [], backgrounds: [], styles: [], sampling: 'random', count: plan.samples, seed: plan.seed, seeds: [] });
+    : plan.template === CAPTIONS_TEMPLATE
+      ? captionPrompts(Array.from({ length: plan.samples }, () => plan.concept), plan.seed)
+      : buildPrompts({ prompts: [], template: plan.template, concept: plan.concept, shapes: [], colours: [], backgrounds: [], styles: [], sampling: 'random', count: plan.samples, seed: plan.seed, seeds: [] });
   const prompts = Array.from({ length: plan.samples }, (_, i) => value.prompts[i % value.prompts.length]!);
   const labels = Array.from({ length: plan.samples }, (_, i) => (value.labels?.[i % value.prompts.length] ?? {}) as Partial<SceneLabels>);
   return { prompts, seeds: prompts.map((_, i) => plan.seed + i), labels };
+}
+
+/** Prompt i names values[i] (a world concept), in one of the world's caption templates chosen with the seed. */
+function captionPrompts(values: string[], seed: number): { prompts: string[]; labels: Partial<SceneLabels>[] } {
+  const drawn = values.map((v, i) => {
+    const attr = attributeOf(v);
+    if (!attr) throw new Error(`template "${CAPTIONS_TEMPLATE}" needs a world concept; "${v}" is not one`);
+    return valuePrompt(attr, v, i, seed, DEFAULT_CONCEPTS);
+  });
+  return { prompts: drawn.map((d) => d.prompt), labels: drawn.map((d) => d.labels) };
 }
 
 const LIST_OF: Record<Attribute, 'shapes' | 'colours' | 'backgrounds' | 'styles'> = { shape: 'shapes', colour: 'colours', background: 'backgrounds', style: 'styles' };
@@ -60,6 +78,10 @@ export function keepPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]
   if (!attr) throw new Error(`preserve needs a world concept; "${plan.concept}" is not one`);
   const others = DEFAULT_CONCEPTS[attr].filter((v) => v !== plan.concept);
   const seed = plan.seed + 100_000;
+  if (plan.template === CAPTIONS_TEMPLATE) {
+    const { prompts, labels } = captionPrompts(Array.from({ length: plan.samples }, (_, i) => others[i % others.length]!), seed);
+    return { prompts, seeds: prompts.map((_, i) => seed + i), labels };
+  }
   const { prompts, labels } = buildPrompts({ prompts: [], template: plan.template, concept: '', shapes: [], colours: [], backgrounds: [], styles: [], [LIST_OF[attr]]: others, sampling: 'random', count: plan.samples, seed, seeds: [] });
   return { prompts, seeds: prompts.map((_, i) => seed + i), labels: (labels ?? []) as Partial<SceneLabels>[] };
 }

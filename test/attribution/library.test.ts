@@ -11,6 +11,8 @@ import { evaluateObjective, fitAttribution } from '../../nodes/attribution/attri
 import { validateAttribution } from '../../nodes/attribution/validation.ts';
 import { coarSelection, fitCoar, matchedBaselineSelection } from '../../nodes/attribution/baselines.ts';
 import { pearson } from '../../nodes/attribution/stats.ts';
+import { CAPTIONS_TEMPLATE, DEFAULT_TEMPLATE, keepPrompts, planPrompts, type FitPlan } from '../../nodes/attribution/plan.ts';
+import { parsePrompt } from '../../nodes/world/captions.ts';
 import { linearObjective, mlpObjective, OTHER, toyHandle, toyWeights, W1, W2 } from './toy-models.ts';
 
 beforeAll(async () => {
@@ -263,5 +265,29 @@ describe('attribution, validation, baselines on toy models', () => {
     expect(tf.memory().numTensors).toBe(before);
     obj.dispose();
     w.forEach((t) => t.dispose());
+  });
+});
+
+describe('fit prompts', () => {
+  const plan = (concept: string, template: string): FitPlan => ({
+    concept, objective: 'erase', prompts: [], template, samples: 40, timesteps: 2, mode: 'reuse', steps: 5, cfg: 3, eta: 0, batch: 8, seed: 7, images: 'world',
+  });
+  // A prompt's form: its words with the world's values blanked.
+  const form = (p: string) => p.replace(/\b(red|green|blue|yellow|purple|white|circle|square|triangle|star|cross|heart|filled|outlined|black|gray|striped|dotted)\b/g, '_').replace(/\ban?\b/g, 'a');
+
+  it('"captions" draws the concept\'s prompts from the world\'s caption templates; the keep prompts name the other values', () => {
+    for (const concept of ['circle', 'red', 'outline']) {
+      const p = planPrompts(plan(concept, CAPTIONS_TEMPLATE));
+      expect(p.prompts).toHaveLength(40);
+      const attr = concept === 'red' ? 'colour' : concept === 'outline' ? 'style' : 'shape';
+      expect(p.prompts.every((q, i) => parsePrompt(q)[attr] === concept && p.labels[i]![attr] === concept)).toBe(true);
+      expect(new Set(p.prompts.map(form)).size).toBeGreaterThan(1);
+      expect(planPrompts(plan(concept, CAPTIONS_TEMPLATE))).toEqual(p);
+      const keep = keepPrompts(plan(concept, CAPTIONS_TEMPLATE));
+      expect(keep.prompts.every((q, i) => parsePrompt(q)[attr] === keep.labels[i]![attr] && keep.labels[i]![attr] !== concept)).toBe(true);
+    }
+    // The one-template default fills every slot: a single form.
+    expect(new Set(planPrompts(plan('circle', DEFAULT_TEMPLATE)).prompts.map(form)).size).toBe(1);
+    expect(() => planPrompts(plan('dragon', CAPTIONS_TEMPLATE))).toThrow(/"dragon" is not one/);
   });
 });

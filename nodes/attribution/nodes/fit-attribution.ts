@@ -13,7 +13,7 @@ export const fitParams = z.object({
   objective: z.enum(['erase', 'amplify']).default('erase')
     .describe('erase: Σ‖ε(z_t,c) − sg ε(z_t,"")‖² on the model\'s own trajectories; amplify: the denoising loss on images of the concept'),
   prompts: z.array(z.string()).default([]).describe('Explicit concept prompts (cycled over samples); empty = the template around the concept'),
-  template: z.string().default(DEFAULT_TEMPLATE).describe('World template the concept is filled into (random other slots per sample)'),
+  template: z.string().default(DEFAULT_TEMPLATE).describe('World template the concept is filled into (random other slots per sample), or "captions": each prompt in one of the world\'s caption templates, as the evaluation protocol draws its prompts'),
   samples: z.number().int().min(1).max(512).default(32).describe('Prompts/trajectories (erase) or images (amplify); 8 gave a noisier, weaker erase on shapes-tiny'),
   timesteps: z.number().int().min(1).max(1000).default(10).describe('erase: timesteps scored per sample, spread over the DDIM steps; amplify: noise draws per image'),
   mode: z.enum(['paper', 'reuse']).default('reuse')
