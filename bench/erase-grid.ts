@@ -2,7 +2,8 @@
 // erased model's, on the first N target prompts (and seeds) of the erasure protocol, with the judge's labels of the
 // concept's attribute (shape, colour, background or style).
 // Run: npx tsx bench/erase-grid.ts [--model shapes-tiny] [--concepts circle,square,...] [--n 8] [--steps 25]
-//      [--erase '{"rounds":1,"rho":0.1}' (Erase params beside the defaults)] [--out docs/figures/cad-erase-shapes.png]
+//      [--erase '{"rounds":1,"rho":0.1}' (Erase params beside the defaults)] [--fit '{"template":"captions"}' (FitAttribution's)]
+//      [--out docs/figures/cad-erase-shapes.png]
 import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'shapes-tiny' },
     concepts: { type: 'string', default: 'circle,square,triangle,star,cross,heart' },
     n: { type: 'string', default: '8' }, steps: { type: 'string', default: '25' }, erase: { type: 'string', default: '{}' },
+    fit: { type: 'string', default: '{}' },
     out: { type: 'string', default: join('docs', 'figures', 'cad-erase-shapes.png') },
   },
 });
@@ -33,7 +35,7 @@ const n = Number(values.n);
 const rows: tf.Tensor4D[] = [];
 const lines = ['| concept | weights zeroed | unedited: judge says | erased: judge says |', '|---|---|---|---|'];
 for (const concept of values.concepts!.split(',')) {
-  const { attr } = await fit(model, { concept });
+  const { attr } = await fit(model, { ...JSON.parse(values.fit!), concept });
   const out = await eraseNode.execute(benchCtx(), { model, attribution: attr }, eraseParams.parse(JSON.parse(values.erase!)));
   const edited = out.model as ModelHandle;
   const target = erasureProtocol(concept, { size: 'full' }).target.slice(0, n);
@@ -55,5 +57,5 @@ tf.dispose([all, ...rows]);
 mkdirSync(dirname(values.out!), { recursive: true });
 writeFileSync(`${values.out}.tmp`, png);
 renameSync(`${values.out}.tmp`, values.out!);
-console.log(`${values.out}: rows = per concept the unedited model, then CAD-Erase (defaults + ${values.erase}); prompts = the protocol's first ${n} target prompts`);
+console.log(`${values.out}: rows = per concept the unedited model, then CAD-Erase (defaults + fit ${values.fit}, erase ${values.erase}); prompts = the protocol's first ${n} target prompts`);
 console.log(lines.join('\n'));
