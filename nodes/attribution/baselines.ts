@@ -35,7 +35,9 @@ export interface CoarFit {
   keepProbability: number;
   /** Fraction of the variance of J the linear fit explains on its own masks (≈ 1 whenever masks < rows). */
   r2: number;
-  /** The same on the last fifth of the masks, for a fit on the others (NaN under 10 masks): what the fit predicts. */
+  /** Masks held out of a second fit (the last fifth; none under 10 masks). */
+  heldOutMasks: number;
+  /** R² on the held-out masks, for a fit on the others (NaN when none are held out): what the fit predicts. */
   r2HeldOut: number;
   forwardEvaluations: number;
 }
@@ -91,7 +93,7 @@ export async function fitCoar(
     }));
     offset += m.components;
   }
-  return { set, coefficients, masks: n, keepProbability: p, r2: fit.r2On(0, n), r2HeldOut, forwardEvaluations: n * objective.passes };
+  return { set, coefficients, masks: n, keepProbability: p, r2: fit.r2On(0, n), heldOutMasks: held, r2HeldOut, forwardEvaluations: n * objective.passes };
 }
 
 /**

@@ -78,11 +78,9 @@ export function keepPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]
   if (!attr) throw new Error(`preserve needs a world concept; "${plan.concept}" is not one`);
   const others = DEFAULT_CONCEPTS[attr].filter((v) => v !== plan.concept);
   const seed = plan.seed + 100_000;
-  if (plan.template === CAPTIONS_TEMPLATE) {
-    const { prompts, labels } = captionPrompts(Array.from({ length: plan.samples }, (_, i) => others[i % others.length]!), seed);
-    return { prompts, seeds: prompts.map((_, i) => seed + i), labels };
-  }
-  const { prompts, labels } = buildPrompts({ prompts: [], template: plan.template, concept: '', shapes: [], colours: [], backgrounds: [], styles: [], [LIST_OF[attr]]: others, sampling: 'random', count: plan.samples, seed, seeds: [] });
+  const { prompts, labels } = plan.template === CAPTIONS_TEMPLATE
+    ? captionPrompts(Array.from({ length: plan.samples }, (_, i) => others[i % others.length]!), seed)
+    : buildPrompts({ prompts: [], template: plan.template, concept: '', shapes: [], colours: [], backgrounds: [], styles: [], [LIST_OF[attr]]: others, sampling: 'random', count: plan.samples, seed, seeds: [] });
   return { prompts, seeds: prompts.map((_, i) => seed + i), labels: (labels ?? []) as Partial<SceneLabels>[] };
 }
 

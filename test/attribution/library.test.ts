@@ -234,7 +234,10 @@ describe('attribution, validation, baselines on toy models', () => {
     expect(fit.r2).toBeGreaterThan(0.99);
     // Linear in the rows, so the fit on 48 masks also predicts the 12 it did not see; under 10 masks none are held out.
     expect(fit.r2HeldOut).toBeGreaterThan(0.95);
-    expect((await fitCoar(source(w), set.globs, obj, w, { masks: 8, keepProbability: 0.95, seed: 3 })).r2HeldOut).toBeNaN();
+    const few = await fitCoar(source(w), set.globs, obj, w, { masks: 8, keepProbability: 0.95, seed: 3 });
+    expect(few.heldOutMasks).toBe(0);
+    expect(few.r2HeldOut).toBeNaN();
+    expect(fit.heldOutMasks).toBe(12);
     const rowScores = aggregateToComponents(fit.set, new Map(set.matrices.map((m) => [m.name, attr.scores.get(m.name)!])));
     const beta = [...fit.coefficients.get(W1)!, ...fit.coefficients.get(W2)!];
     const truth = [...rowScores.get(W1)!, ...rowScores.get(W2)!];

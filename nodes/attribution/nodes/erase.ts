@@ -232,7 +232,8 @@ export const eraseNode = defineNode({
         }, { throwIfAborted: () => ctx.throwIfAborted(), onPass: (d, n) => ctx.progress(d, n, 'COAR masks') });
         weightMasks = coarSelection(fit, cadWeights).weightMasks;
         extra = { coar_r2: fit.r2, coar_r2_held_out: fit.r2HeldOut, coar_masks: fit.masks };
-        ctx.log(`COAR: ${fit.masks} masks, fit R² = ${fit.r2.toFixed(4)} on its masks, ${fit.r2HeldOut.toFixed(4)} on ${Math.floor(fit.masks / 5)} held-out masks`);
+        const heldOut = fit.heldOutMasks ? `, ${fit.r2HeldOut.toFixed(4)} on ${fit.heldOutMasks} held-out masks` : ' (too few masks to hold any out)';
+        ctx.log(`COAR: ${fit.masks} masks, fit R² = ${fit.r2.toFixed(4)} on its masks${heldOut}`);
       } finally {
         objective.dispose();
       }
