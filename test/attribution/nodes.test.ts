@@ -10,7 +10,7 @@ import type { ModelHandle } from '../../nodes/diffusion/handle.ts';
 import { evaluateObjective, type AttributionValue } from '../../nodes/attribution/attribution.ts';
 import { buildObjective, type FitPlan } from '../../nodes/attribution/plan.ts';
 import { parseAttribution } from '../../nodes/attribution/summary.ts';
-import { fitAttributionNode, fitParams } from '../../nodes/attribution/nodes/fit-attribution.ts';
+import { fitAttributionNode, fitParams, planOf } from '../../nodes/attribution/nodes/fit-attribution.ts';
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
@@ -59,7 +59,9 @@ describe('attribution nodes', () => {
     const ctx = fakeCtx();
     const out = await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse(fitSmall));
     attr = out.attribution as AttributionValue;
-    expect(ctx.progressCalls.map((c) => c[0])).toEqual([1]);
+    // One gradient pass for the concept's 2 × 2 pairs (batch 4), one for the keep prompts' (preserve unset → λ = 1).
+    expect(ctx.progressCalls.map((c) => c[0])).toEqual([1, 2]);
+    expect(ctx.logs).toContain("preserve unset → λ = 1 ('circle' is a world concept: the other values of its attribute are kept)");
     expect(attr.set.matrices.every((m) => /ff\.net\.(0\.proj|2)\.weight$/.test(m.name))).toBe(true);
     expect((out.layers as TableValue).rows).toHaveLength(attr.set.matrices.length);
     const file = [...artifacts].find(([n]) => n.startsWith('attribution-erase-circle'))![1];
@@ -341,7 +343,7 @@ describe('attribution nodes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('FitAttribution anchor auto (v2\'s default): open where the prompts can leave the concept open, else ""; v1 keeps "empty"', async () => {
+  it('FitAttribution anchor auto (v2\'s default): open where the prompts can leave the concept open, else ""; v1 keeps "empty", v2 keeps preserve 0', async () => {
     const fitRed = async (extra: Record<string, unknown>) => {
       const ctx = fakeCtx();
       const a = (await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'red', ...extra }))).attribution as AttributionValue;
@@ -359,6 +361,13 @@ describe('attribution nodes', () => {
     const up = fitAttributionNode.migrations![1]!;
     expect(fitParams.parse(up({}))).toMatchObject({ anchor: 'empty' });
     expect(fitParams.parse(up({ anchor: 'open' }))).toMatchObject({ anchor: 'open' });
+    // v2's J was the paper's (preserve 0); v3 preserves the attribute's other values (λ = 1) unless told.
+    const up2 = fitAttributionNode.migrations![2]!;
+    expect(planOf(fitParams.parse({})).preserve).toBe(1);
+    expect(planOf(fitParams.parse({ concept: 'a teapot', prompts: ['a teapot'] })).preserve).toBe(0);
+    expect(planOf(fitParams.parse(up2({}))).preserve).toBe(0);
+    expect(fitParams.parse(up2({ preserve: 2 }))).toMatchObject({ preserve: 2 });
+    expect(fitParams.parse(up2(up({})))).toMatchObject({ anchor: 'empty', preserve: 0 });
   });
 
   it('Erase v1–v4 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check, v4 no recall check', () => {
