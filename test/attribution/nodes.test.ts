@@ -61,7 +61,7 @@ describe('attribution nodes', () => {
     attr = out.attribution as AttributionValue;
     // One gradient pass for the concept's 2 × 2 pairs (batch 4), one for the keep prompts' (preserve unset → λ = 1).
     expect(ctx.progressCalls.map((c) => c[0])).toEqual([1, 2]);
-    expect(ctx.logs).toContain("preserve unset → λ = 1 ('circle' is a world concept: the other values of its attribute are kept)");
+    expect(ctx.logs).toContain("preserve unset → λ = 1 (the other 5 values of shape are kept apart from 'circle')");
     expect(attr.set.matrices.every((m) => /ff\.net\.(0\.proj|2)\.weight$/.test(m.name))).toBe(true);
     expect((out.layers as TableValue).rows).toHaveLength(attr.set.matrices.length);
     const file = [...artifacts].find(([n]) => n.startsWith('attribution-erase-circle'))![1];
@@ -365,6 +365,8 @@ describe('attribution nodes', () => {
     const up2 = fitAttributionNode.migrations![2]!;
     expect(planOf(fitParams.parse({})).preserve).toBe(1);
     expect(planOf(fitParams.parse({ concept: 'a teapot', prompts: ['a teapot'] })).preserve).toBe(0);
+    expect(planOf(fitParams.parse({ concept: 'red' })).preserve).toBe(1);
+    expect(planOf(fitParams.parse({ concept: 'outline' })).preserve).toBe(0); // style's one other value is its complement
     expect(planOf(fitParams.parse(up2({}))).preserve).toBe(0);
     expect(fitParams.parse(up2({ preserve: 2 }))).toMatchObject({ preserve: 2 });
     expect(fitParams.parse(up2(up({})))).toMatchObject({ anchor: 'empty', preserve: 0 });
