@@ -135,7 +135,7 @@ describe('FitAttribution on worker threads', () => {
       const attr = out.attribution as AttributionValue;
       expect(attr.provenance.gradientWorkers).toBe(2);
       expect((attr.provenance.objective as { trajectoryWorkers: number }).trajectoryWorkers).toBe(2);
-      expect(progress).toHaveLength(4);
+      expect(progress).toHaveLength(8); // 4 passes of 2 pairs for the concept, 4 for the keep prompts (preserve unset → λ 1)
       const before = tf.memory().numTensors;
       const ac = new AbortController();
       const err = await fitAttributionNode.execute(ctxFor(ac.signal, () => ac.abort()), { model, components: undefined }, params).catch((e: unknown) => e);
