@@ -72,11 +72,16 @@ function captionPrompts(values: string[], seed: number): { prompts: string[]; la
 
 const LIST_OF: Record<Attribute, 'shapes' | 'colours' | 'backgrounds' | 'styles'> = { shape: 'shapes', colour: 'colours', background: 'backgrounds', style: 'styles' };
 
+/** The values of the attribute other than the concept: what `preserve` keeps apart from it. */
+function otherValues(attr: Attribute, concept: string): string[] {
+  return DEFAULT_CONCEPTS[attr].filter((v) => v !== concept);
+}
+
 /** The plan's keep prompts: the template with the concept's slot drawn from the attribute's other values. */
 export function keepPrompts(plan: FitPlan): { prompts: string[]; seeds: number[]; labels: Partial<SceneLabels>[] } {
   const attr = attributeOf(plan.concept);
   if (!attr) throw new Error(`preserve needs a world concept; "${plan.concept}" is not one`);
-  const others = DEFAULT_CONCEPTS[attr].filter((v) => v !== plan.concept);
+  const others = otherValues(attr, plan.concept);
   const seed = plan.seed + 100_000;
   const { prompts, labels } = plan.template === CAPTIONS_TEMPLATE
     ? captionPrompts(Array.from({ length: plan.samples }, (_, i) => others[i % others.length]!), seed)
@@ -110,6 +115,21 @@ function whyNotOpen(concept: string, prompts: readonly string[]): string | undef
 export function resolvedAnchor(anchor: 'auto' | 'empty' | 'open', concept: string, prompts: readonly string[]): 'empty' | 'open' {
   if (anchor !== 'auto') return anchor;
   return whyNotOpen(concept, prompts) === undefined ? 'open' : 'empty';
+}
+
+/**
+ * λ when `preserve` is unset, and why: 1 for a world concept whose attribute has two or more other values (shapes,
+ * colours, backgrounds), else 0. A two-valued attribute's other value is the concept's complement: keeping "filled"
+ * apart from the open prompt pulls on what makes "outline" differ (on shapes-tiny λ = 1 left outline at 0.46, λ = 0
+ * at 0.2).
+ */
+export function autoPreserve(concept: string): { lambda: number; why: string } {
+  const attr = attributeOf(concept);
+  if (!attr) return { lambda: 0, why: `'${concept}' is not a world concept` };
+  const others = otherValues(attr, concept).length;
+  return others >= 2
+    ? { lambda: 1, why: `the other ${others} values of ${attr} are kept apart from '${concept}'` }
+    : { lambda: 0, why: `${attr} has one other value, the complement of '${concept}'` };
 }
 
 /** Each prompt with the concept's attribute left open; throws when the prompts cannot leave it open. */
