@@ -8,7 +8,7 @@ import { initWeights } from '../../nodes/diffusion/model/network.ts';
 import { handleFromWeights } from '../../nodes/diffusion/api.ts';
 import type { ModelHandle } from '../../nodes/diffusion/handle.ts';
 import { evaluateObjective, type AttributionValue } from '../../nodes/attribution/attribution.ts';
-import { buildObjective, type FitPlan } from '../../nodes/attribution/plan.ts';
+import { buildObjective, CAPTIONS_TEMPLATE, planPrompts, type FitPlan } from '../../nodes/attribution/plan.ts';
 import { parseAttribution } from '../../nodes/attribution/summary.ts';
 import { fitAttributionNode, fitParams, planOf } from '../../nodes/attribution/nodes/fit-attribution.ts';
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
@@ -241,6 +241,30 @@ describe('attribution nodes', () => {
     expect(ctx4.logs.some((l) => /stop check off: "shape" is not a world concept/.test(l))).toBe(true);
     expect(ctx4.progressCalls).toEqual([[1, 2], [2, 2]]);
     (unjudged.model as ModelHandle).dispose();
+  });
+
+  it('Erase check_prompts captions: the stop and keep checks judge the world\'s caption templates, not the fit\'s template', async () => {
+    const judge = join(import.meta.dirname, '..', '..', 'models', 'shapes-judge');
+    const judgeModel = await loadJudge(judge);
+    const before = tf.memory().numTensors;
+    const plan = attr.provenance.plan as FitPlan;
+    const captionsPlan: FitPlan = { ...plan, prompts: [], template: CAPTIONS_TEMPLATE };
+    const drawn = planPrompts({ ...captionsPlan, samples: 8 }).prompts;
+    expect(drawn).not.toEqual(planPrompts({ ...plan, samples: 8 }).prompts);
+    expect(drawn.every((p) => p.includes('circle'))).toBe(true);
+    expect(new Set(drawn.map((p) => p.replace(/red|green|blue|yellow|purple|white|black|gray|striped|dotted/g, '?'))).size).toBeGreaterThan(1);
+    const ctx = fakeCtx();
+    // stop_at 1: the check after round 1 stops; keep_at 0.5 logs the unedited keep share of the captions prompts.
+    const out = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, keep_at: 0.5, keep_samples: 8, check_prompts: 'captions', judge }));
+    const unedited = await judgedKeepShare(model, captionsPlan, judgeModel, 8);
+    expect(ctx.logs).toContain(`keep check: the unedited model draws ${(100 * unedited).toFixed(1)} % of 8 other-value samples right; a round that takes it below ${(50 * unedited).toFixed(1)} % is undone`);
+    const total = (out.report as TableValue).rows.at(-1)!;
+    expect(total).toMatchObject({ rounds_run: 1, rounds_kept: 1 });
+    const one = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
+    expect(total.judged_share).toBe(await judgedConceptShare(one.model as ModelHandle, captionsPlan, judgeModel, 4));
+    expect(total.judged_keep).toBe(await judgedKeepShare(one.model as ModelHandle, captionsPlan, judgeModel, 8));
+    for (const h of [out.model, one.model] as ModelHandle[]) h.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('Erase recall_at: amplify rounds end once the judge sees the concept in at least that share; else the highest is kept', async () => {

@@ -9,7 +9,7 @@ import type { AttributionValue } from '../attribution.ts';
 import { BASELINES, coarSelection, fitCoar, matchedBaselineSelection } from '../baselines.ts';
 import { expandToWeights } from '../components.ts';
 import { zeroOverlay } from '../masks.ts';
-import { buildObjective, type FitPlan } from '../plan.ts';
+import { buildObjective, CAPTIONS_TEMPLATE, type FitPlan } from '../plan.ts';
 import { countsPerMatrix, selectForErase, type EraseSelection } from '../selection.ts';
 import { iteratedSelection, type RoundCheck } from '../rounds.ts';
 import { checkedAttribute, judgedConceptShare, judgedKeepShare } from '../stop-check.ts';
@@ -49,6 +49,8 @@ export const eraseParams = z.object({
   recall_at: z.number().min(0).max(1).default(DEFAULT_RECALL_AT)
     .describe('The stop check of an amplify attribution (recall on an erased model) with rounds > 1 (CAD): stop once at least this share of stop_samples fresh samples of the concept\'s prompts is judged to show it; if no round gets there the round with the highest share is kept. The keep check applies as for erasing. 0 = run every round'),
   stop_samples: z.number().int().min(4).max(512).default(32).describe('Samples per stop / recall check (the fit\'s DDIM steps, CFG and eta)'),
+  check_prompts: z.enum(['fit', 'captions']).default('fit')
+    .describe('Prompts of the stop / recall and keep checks: the attribution\'s own (fit: its template or prompts) or the world\'s caption templates around the concept and the other values (captions: every phrasing the evaluation protocol uses; world concepts only)'),
   keep_at: z.number().min(0).max(1).default(DEFAULT_KEEP_AT)
     .describe('Part of the stop check: also sample keep_samples prompts of the attribute\'s other values ("a blue square …" when erasing circle) before the first round and after each; a round after which the judge reads them right less than keep_at × as often as on the unedited model is undone and ends the rounds (round 1 is kept, with a warning). 0 = off'),
   keep_samples: z.number().int().min(4).max(512).default(64).describe('Samples per keep check'),
@@ -95,7 +97,8 @@ async function esdErase(ctx: NodeContext, model: ModelHandle, attr: AttributionV
  * the concept when erasing, the share not yet showing it when amplifying (so the round with the lowest is kept).
  */
 async function judgedStop(ctx: NodeContext, model: ModelHandle, attr: AttributionValue, params: z.infer<typeof eraseParams>): Promise<RoundCheck | undefined> {
-  const plan = attr.provenance.plan as FitPlan;
+  const fitPlan = attr.provenance.plan as FitPlan;
+  const plan: FitPlan = params.check_prompts === 'captions' ? { ...fitPlan, prompts: [], template: CAPTIONS_TEMPLATE } : fitPlan;
   const amplify = plan.objective === 'amplify';
   const judge = await judgeFor(ctx, 'judge', params.judge);
   try {
