@@ -22,7 +22,7 @@ import type { ModelHandle } from '../../diffusion/handle.ts';
 /**
  * Defaults: up to 8 rounds of per-row ρ = 0.02 (2.7 % of shapes-tiny's FF weights each). One edit of ρ = 0.1 (Erase
  * v1's default) erased about as much as 4 rounds at 26,032 weights but cost the other shapes far more; after 4 rounds
- * most concepts were still fading — nodes/attribution/README.md.
+ * most concepts were still fading — nodes/attribution/MEASUREMENTS.md.
  */
 export const DEFAULT_RHO = 0.02;
 export const DEFAULT_ROUNDS = 8;
