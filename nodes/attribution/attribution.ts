@@ -19,7 +19,18 @@ export interface Objective {
   readonly cost?: { setupForwardPasses: number; forwardPassesPerPass: number };
   /** Present when a worker thread can rebuild the passes: then accumulateGradients may spread them over workers. */
   readonly portable?: PortablePasses;
+  /** Present when J is a function of other objectives' J (not a sum over passes): values and gradients go through them. */
+  readonly composite?: Composite;
   dispose(): void;
+}
+
+/** J = value(J_1, …, J_n) of named part objectives; ∇J = Σ slopes_i ∇J_i. */
+export interface Composite {
+  readonly parts: readonly Objective[];
+  readonly names: readonly string[];
+  value(js: readonly number[]): number;
+  /** ∂J/∂J_i at the parts' values. */
+  slopes(js: readonly number[]): number[];
 }
 
 /** An objective's passes as plain data, and the worker function that computes Σ∇J and J from such data. */
@@ -44,6 +55,8 @@ export interface GradientTaskArgs {
 export interface PassGradients {
   grads: Map<string, Float32Array>;
   value: number;
+  /** A composite objective's part values, by part name. */
+  parts?: Record<string, number>;
 }
 
 export interface AttributionValue {
@@ -82,6 +95,8 @@ export function workersFor(hooks: GradientHooks, items: number): number {
 
 /** J summed over passes (no gradients), from any weights Map. */
 export function evaluateObjective(objective: Objective, weights: ReadonlyMap<string, tf.Tensor>): number {
+  const c = objective.composite;
+  if (c) return c.value(c.parts.map((part) => evaluateObjective(part, weights)));
   let total = 0;
   for (let p = 0; p < objective.passes; p++) {
     const v = tf.tidy(() => objective.loss(weights, p));
@@ -120,6 +135,7 @@ export async function gradientsOfPass(
 export async function accumulateGradients(
   objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], hooks: GradientHooks = {},
 ): Promise<PassGradients & { workers: number }> {
+  if (objective.composite) return compositeGradients(objective.composite, weights, names, hooks);
   const workers = objective.portable ? workersFor(hooks, objective.passes * (objective.cost?.forwardPassesPerPass ?? 1)) : 1;
   if (workers > 1) return gradientsOnWorkers(objective, weights, names, hooks, workers);
   const xs = names.map((n) => {
@@ -142,6 +158,54 @@ export async function accumulateGradients(
     await new Promise((r) => setImmediate(r));
   }
   return { grads: new Map(names.map((n, i) => [n, sums[i]!])), value, workers: 1 };
+}
+
+/** ∇J of a composite objective: each part's Σ∇J (progress counted over all parts' passes), combined by its slopes. */
+async function compositeGradients(
+  c: Composite, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], hooks: GradientHooks,
+): Promise<PassGradients & { workers: number }> {
+  const total = c.parts.reduce((a, p) => a + p.passes, 0);
+  let before = 0;
+  const results: (PassGradients & { workers: number })[] = [];
+  for (const part of c.parts) {
+    const offset = before;
+    results.push(await accumulateGradients(part, weights, names, { ...hooks, onPass: (d) => hooks.onPass?.(offset + d, total) }));
+    before += part.passes;
+  }
+  const js = results.map((r) => r.value);
+  const slopes = c.slopes(js);
+  const grads = new Map(names.map((n) => {
+    const sum = new Float32Array(weights.get(n)!.size);
+    results.forEach((r, i) => {
+      const g = r.grads.get(n)!;
+      const k = slopes[i]!;
+      for (let j = 0; j < sum.length; j++) sum[j] += k * g[j]!;
+    });
+    return [n, sum];
+  }));
+  return {
+    grads, value: c.value(js), parts: Object.fromEntries(c.names.map((n, i) => [n, js[i]!])),
+    workers: Math.max(...results.map((r) => r.workers)),
+  };
+}
+
+/** An objective whose J is `value` of its parts' J (owns the parts). Its passes are the parts' passes in order. */
+export function compositeObjective(
+  name: string, describe: Record<string, unknown>, composite: Composite,
+): Objective {
+  const { parts } = composite;
+  return {
+    name,
+    passes: parts.reduce((a, p) => a + p.passes, 0),
+    describe,
+    cost: {
+      setupForwardPasses: parts.reduce((a, p) => a + (p.cost?.setupForwardPasses ?? 0), 0),
+      forwardPassesPerPass: Math.max(...parts.map((p) => p.cost?.forwardPassesPerPass ?? 0)),
+    },
+    composite,
+    loss: () => { throw new Error(`${name}: a composite objective has no per-pass J; evaluate it with evaluateObjective`); },
+    dispose: () => parts.forEach((p) => p.dispose()),
+  };
 }
 
 async function gradientsOnWorkers(
@@ -208,7 +272,7 @@ export async function fitAttribution(
   hooks: GradientHooks = {}, provenance: Record<string, unknown> = {},
 ): Promise<AttributionValue> {
   const names = set.matrices.map((m) => m.name);
-  const { grads, value, workers } = await accumulateGradients(objective, weights, names, hooks);
+  const { grads, value, workers, parts } = await accumulateGradients(objective, weights, names, hooks);
   const wScores = new Map<string, Float32Array>();
   const wAbs = new Map<string, Float32Array>();
   for (const n of names) {
@@ -230,13 +294,22 @@ export async function fitAttribution(
     grads: aggregateToComponents(set, grads),
     magnitude: aggregateToComponents(set, wAbs),
     value,
-    provenance: { objective: objective.describe, cost: objective.cost, gradientWorkers: workers, ...provenance },
+    provenance: { objective: objective.describe, cost: objective.cost, gradientWorkers: workers, ...(parts && { parts }), ...provenance },
   };
 }
 
-/** The first `passes` batches of an objective (it stays owned by `objective`). */
+/**
+ * The first `passes` batches of an objective (it stays owned by `objective`); of a composite, the first batches of
+ * each part in proportion to its passes.
+ */
 export function firstPasses(objective: Objective, passes: number): Objective {
   if (passes >= objective.passes) return objective;
+  const c = objective.composite;
+  if (c) {
+    const parts = c.parts.map((p) => firstPasses(p, Math.max(1, Math.round((passes * p.passes) / objective.passes))));
+    const view = compositeObjective(objective.name, { ...objective.describe, passesUsed: passes }, { ...c, parts });
+    return { ...view, dispose: () => {} };
+  }
   return {
     name: objective.name,
     passes,

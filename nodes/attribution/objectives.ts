@@ -8,7 +8,7 @@
 import { tf } from '../sdk/runtime.ts';
 import { CancelledError } from '../sdk/errors.ts';
 import { samplePool, splitParts, type TaskFunction } from '../diffusion/parallel/sample-pool.ts';
-import { gradientsInWorker, workersFor, type GradientHooks, type GradientTaskArgs, type Objective, type PassGradients } from './attribution.ts';
+import { compositeObjective, gradientsInWorker, workersFor, type GradientHooks, type GradientTaskArgs, type Objective, type PassGradients } from './attribution.ts';
 import { cadflowDenoiser, rebuildableInWorkers, runTrajectories, type Denoiser, type TrajectoryRequest } from './denoiser.ts';
 import { makeRng } from '../sdk/random.ts';
 
@@ -17,8 +17,6 @@ interface PairBatch {
   ts: number[];
   cond: tf.Tensor3D;
   target: tf.Tensor4D;
-  /** J of the batch is multiplied by this (a preserving objective's −λ, on worker threads); absent = 1. */
-  scale?: number;
 }
 
 /** A pair batch as plain data (a pass of a portable pair objective). */
@@ -29,7 +27,6 @@ export interface PairPass {
   cond: Float32Array;
   condShape: number[];
   target: Float32Array;
-  scale: number;
 }
 
 /** J over fixed batches: Σ_batches Σ (ε̂_w(x_t, t, cond) − target)². Owns the batches. */
@@ -58,28 +55,25 @@ function pairObjective(
           };
           return {
             xt: cut(b.xt), xShape: [e - s, ...b.xt.shape.slice(1)], ts: b.ts.slice(s, e), cond: cut(b.cond),
-            condShape: [e - s, ...b.cond.shape.slice(1)], target: cut(b.target), scale: b.scale ?? 1,
+            condShape: [e - s, ...b.cond.shape.slice(1)], target: cut(b.target),
           };
         },
       }
       : undefined,
     loss: (w, p) => tf.tidy(() => {
       const b = batches[p]!;
-      const j = tf.sum(tf.square(tf.sub(den.predictEps(w, b.xt, b.ts, b.cond), b.target))) as tf.Scalar;
-      return b.scale === undefined || b.scale === 1 ? j : tf.mul(j, b.scale) as tf.Scalar;
+      return tf.sum(tf.square(tf.sub(den.predictEps(w, b.xt, b.ts, b.cond), b.target))) as tf.Scalar;
     }),
     dispose: () => batches.forEach((b) => tf.dispose([b.xt, b.cond, b.target])),
   };
 }
-
-const isPortablePairs = (o: Objective) => o.portable?.task.module === import.meta.url && o.portable.task.fn === 'pairGradientsTask';
 
 /** A worker's share of a portable pair objective's gradient passes (see accumulateGradients). */
 export const pairGradientsTask: TaskFunction<GradientTaskArgs, PassGradients> = async (model, a, ctx) => {
   const batches = (a.passes as PairPass[]).map((p): PairBatch => ({
     xt: tf.tensor4d(p.xt, p.xShape as [number, number, number, number]), ts: p.ts,
     cond: tf.tensor3d(p.cond, p.condShape as [number, number, number]),
-    target: tf.tensor4d(p.target, p.xShape as [number, number, number, number]), scale: p.scale,
+    target: tf.tensor4d(p.target, p.xShape as [number, number, number, number]),
   }));
   const den = cadflowDenoiser(model.config, model.weights);
   return gradientsInWorker(pairObjective('pairs', den, batches, {}, { setupForwardPasses: 0, forwardPassesPerPass: 0 }), model.weights, a.names, ctx);
@@ -259,36 +253,31 @@ export const eraseTargetsTask: TaskFunction<{ eta: number; batches: TargetData[]
 };
 
 /**
- * J = J_concept − λ·J_keep: the erase objective of the concept minus λ times that of prompts naming the other
- * values of its attribute, so the scores rank what drives this concept and not what every prompt uses.
- * Owns both objectives.
+ * How J_concept and J_keep combine: `difference` J = J_concept − λ·J_keep; `relative` J = ln J_concept − λ·ln J_keep,
+ * i.e. each term's gradient divided by its own J — on a model already partly erased J_concept has shrunk and J_keep
+ * grown, and the difference's gradient is then mostly the keep term's.
  */
-export function preservingObjective(concept: Objective, keep: Objective, lambda: number): Objective {
-  return {
-    name: concept.name,
-    passes: concept.passes + keep.passes,
-    describe: { ...concept.describe, preserve: { lambda, ...keep.describe } },
-    cost: {
-      setupForwardPasses: (concept.cost?.setupForwardPasses ?? 0) + (keep.cost?.setupForwardPasses ?? 0),
-      forwardPassesPerPass: Math.max(concept.cost?.forwardPassesPerPass ?? 0, keep.cost?.forwardPassesPerPass ?? 0),
-    },
-    // Portable when both are pair objectives: a keep pass travels with its J scaled by −λ.
-    portable: isPortablePairs(concept) && isPortablePairs(keep)
-      ? {
-        ...concept.portable!,
-        pass: (p, share) => {
-          if (p < concept.passes) return concept.portable!.pass(p, share);
-          const kp = keep.portable!.pass(p - concept.passes, share) as PairPass | undefined;
-          return kp && { ...kp, scale: kp.scale * -lambda };
-        },
-      }
-      : undefined,
-    loss: (w, p) => (p < concept.passes ? concept.loss(w, p) : tf.tidy(() => tf.mul(keep.loss(w, p - concept.passes), -lambda) as tf.Scalar)),
-    dispose: () => {
-      concept.dispose();
-      keep.dispose();
-    },
+export type PreserveBalance = 'difference' | 'relative';
+
+/**
+ * J of the erase objective of the concept against that of prompts naming the other values of its attribute (λ,
+ * balance), so the scores rank what drives this concept and not what every prompt uses. Owns both objectives.
+ */
+export function preservingObjective(concept: Objective, keep: Objective, lambda: number, balance: PreserveBalance = 'difference'): Objective {
+  const positive = (js: readonly number[]) => {
+    if (!(js[0]! > 0 && js[1]! > 0)) throw new Error(`relative balance needs J_concept and J_keep > 0 (got ${js[0]}, ${js[1]})`);
+    return js;
   };
+  return compositeObjective(concept.name, { ...concept.describe, preserve: { lambda, balance, ...keep.describe } }, {
+    parts: [concept, keep],
+    names: ['concept', 'keep'],
+    ...(balance === 'difference'
+      ? { value: ([c, k]) => c! - lambda * k!, slopes: () => [1, -lambda] }
+      : {
+        value: (js) => Math.log(positive(js)[0]!) - lambda * Math.log(js[1]!),
+        slopes: (js) => [1 / positive(js)[0]!, -lambda / js[1]!],
+      }),
+  });
 }
 
 export interface AmplifyPlan {

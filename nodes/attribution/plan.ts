@@ -12,7 +12,7 @@ import { openPrompt, parsePrompt } from '../world/captions.ts';
 import { valuePrompt } from '../evaluation/protocols/erasure.ts';
 import type { GradientHooks, Objective } from './attribution.ts';
 import { cadflowDenoiser } from './denoiser.ts';
-import { amplifyObjective, eraseObjective, preservingObjective } from './objectives.ts';
+import { amplifyObjective, eraseObjective, preservingObjective, type PreserveBalance } from './objectives.ts';
 
 export const DEFAULT_TEMPLATE = '{a} {style} {colour} {shape} on {a} {background} background';
 /**
@@ -44,6 +44,8 @@ export interface FitPlan {
   condition?: 'concept' | 'open';
   /** erase: λ of J_concept − λ·J_keep, J_keep on prompts naming the attribute's other values (0 = the paper's J). */
   preserve?: number;
+  /** erase with preserve: J_concept − λ·J_keep (`difference`, unset) or ln J_concept − λ·ln J_keep (`relative`). */
+  balance?: PreserveBalance;
   /** erase: ESD's negative guidance η in the target (the ESD baseline sets it; 0 = CAD's J). */
   guidance?: number;
 }
@@ -160,7 +162,7 @@ export async function buildObjective(handle: ModelHandle, plan: FitPlan, hooks: 
       const keep = keepPrompts(plan);
       const attr = attributeOf(plan.concept)!;
       const kept = await erase(keep.prompts, keep.seeds, open ? keep.prompts.map((p) => openPrompt(p, attr)) : undefined);
-      return preservingObjective(target, kept, plan.preserve);
+      return preservingObjective(target, kept, plan.preserve, plan.balance);
     } catch (err) {
       target.dispose();
       throw err;

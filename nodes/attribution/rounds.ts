@@ -12,6 +12,8 @@ export interface RoundResult {
   round: number;
   /** J of the attribution this round selected from (round 1: the given one, fitted on the unedited model). */
   value: number;
+  /** A composite objective's part values (J_concept, J_keep of a preserving fit). */
+  parts?: Record<string, number>;
   selection: EraseSelection;
   /** What `stopWhen` measured on the model edited through this round. */
   check?: RoundCheckResult;
@@ -47,7 +49,7 @@ export async function iteratedSelection(
   for (let round = 1; round <= rounds; round++) {
     const selection = round === 1 ? first : selectForErase(attr.set, current.scores, rule, union);
     addSelection(union, selection.selected);
-    const result: RoundResult = { round, value: current.value, selection };
+    const result: RoundResult = { round, value: current.value, parts: current.provenance.parts as Record<string, number> | undefined, selection };
     results.push(result);
     if (round === rounds && !hooks.stopWhen) {
       hooks.onRound?.(round, result);

@@ -7,7 +7,8 @@ import {
 } from '../../nodes/attribution/components.ts';
 import { explicitMask, maskOverlay, randomMask, topKMask, weightMaskOverlay } from '../../nodes/attribution/masks.ts';
 import { countsPerMatrix, selectForErase } from '../../nodes/attribution/selection.ts';
-import { evaluateObjective, fitAttribution } from '../../nodes/attribution/attribution.ts';
+import { evaluateObjective, firstPasses, fitAttribution, type AttributionValue, type Objective } from '../../nodes/attribution/attribution.ts';
+import { preservingObjective } from '../../nodes/attribution/objectives.ts';
 import { validateAttribution } from '../../nodes/attribution/validation.ts';
 import { coarSelection, fitCoar, matchedBaselineSelection } from '../../nodes/attribution/baselines.ts';
 import { pearson } from '../../nodes/attribution/stats.ts';
@@ -159,14 +160,8 @@ describe('Erase selection rule', () => {
 });
 
 describe('attribution, validation, baselines on toy models', () => {
-  it('s = w ⊙ Σ∇J equals a finite-difference ΔJ along each weight (2-layer MLP)', async () => {
-    const w = toyWeights(3);
-    const obj = mlpObjective();
-    const set = buildComponentSet(source(w));
-    const passes: number[] = [];
-    const attr = await fitAttribution(set, obj, w, { onPass: (d) => passes.push(d) });
-    expect(passes).toEqual([1, 2]);
-    expect(attr.value).toBeCloseTo(evaluateObjective(obj, w), 3);
+  /** Checks s against a central finite difference of evaluateObjective along a few weights. */
+  function expectScoresMatchFiniteDifferences(obj: Objective, w: Map<string, tf.Tensor>, attr: AttributionValue) {
     const h = 1e-2;
     for (const [name, idx] of [[W1, 0], [W1, 17], [W1, 39], [W2, 5], [W2, 23]] as const) {
       const base = w.get(name)!;
@@ -184,7 +179,48 @@ describe('attribution, validation, baselines on toy models', () => {
       const s = attr.scores.get(name)![idx]!;
       expect(Math.abs(fd - s)).toBeLessThan(2e-3 * Math.max(1, Math.abs(s)));
     }
+  }
+
+  it('s = w ⊙ Σ∇J equals a finite-difference ΔJ along each weight (2-layer MLP)', async () => {
+    const w = toyWeights(3);
+    const obj = mlpObjective();
+    const set = buildComponentSet(source(w));
+    const passes: number[] = [];
+    const attr = await fitAttribution(set, obj, w, { onPass: (d) => passes.push(d) });
+    expect(passes).toEqual([1, 2]);
+    expect(attr.value).toBeCloseTo(evaluateObjective(obj, w), 3);
+    expectScoresMatchFiniteDifferences(obj, w, attr);
     obj.dispose();
+    w.forEach((t) => t.dispose());
+  });
+
+  it('preserving objectives: difference J_c − λ·J_k and relative ln J_c − λ·ln J_k, scores vs finite differences', async () => {
+    const w = toyWeights(3);
+    const set = buildComponentSet(source(w));
+    const valueOf = (o: Objective) => { const v = evaluateObjective(o, w); o.dispose(); return v; };
+    const parts = { concept: valueOf(mlpObjective(2, 11)), keep: valueOf(mlpObjective(3, 21)) };
+    const before = tf.memory().numTensors;
+    for (const [balance, expected] of [
+      ['difference', parts.concept - 0.5 * parts.keep],
+      ['relative', Math.log(parts.concept) - 0.5 * Math.log(parts.keep)],
+    ] as const) {
+      const obj = preservingObjective(mlpObjective(2, 11), mlpObjective(3, 21), 0.5, balance);
+      expect(obj.passes).toBe(5);
+      const passes: string[] = [];
+      const attr = await fitAttribution(set, obj, w, { onPass: (d, n) => passes.push(`${d}/${n}`) });
+      expect(passes).toEqual(['1/5', '2/5', '3/5', '4/5', '5/5']); // progress runs over both parts' passes
+      expect(attr.value).toBeCloseTo(expected, 4);
+      expect(evaluateObjective(obj, w)).toBeCloseTo(expected, 4);
+      const logged = attr.provenance.parts as Record<string, number>;
+      expect(logged.concept).toBeCloseTo(parts.concept, 3);
+      expect(logged.keep).toBeCloseTo(parts.keep, 3);
+      expectScoresMatchFiniteDifferences(obj, w, attr);
+      // A composite has no per-pass J: the first passes of each part, in proportion.
+      const first = firstPasses(obj, 3);
+      expect(first.composite!.parts.map((p) => p.passes)).toEqual([1, 2]);
+      obj.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
     w.forEach((t) => t.dispose());
   });
 

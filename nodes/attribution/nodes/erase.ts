@@ -15,7 +15,7 @@ import { iteratedSelection, type RoundCheck } from '../rounds.ts';
 import { checkedAttribute, judgedConceptShare, judgedKeepShare } from '../stop-check.ts';
 import { judgeFor } from '../../evaluation/nodes/shared.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
-import { requireAttribution, requireModel } from './shared.ts';
+import { partsText, requireAttribution, requireModel } from './shared.ts';
 import { deltaOverlay, esdFineTune } from '../esd.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
 
@@ -210,7 +210,7 @@ export const eraseNode = defineNode({
           ctx.progress(ends ? rounds : r, rounds, ends ? `erase rounds (stopped after ${r})` : 'erase rounds');
           const keep = res.check?.keep === undefined ? '' : `; other values right in ${(100 * res.check.keep).toFixed(1)} %${res.check.spoiled ? `: below the keep floor, round ${r} ${r > 1 ? 'undone' : 'kept (it is the least edit)'}` : ''}`;
           const check = res.check ? `; ${(100 * res.check.share!).toFixed(1)} % of ${params.stop_samples} samples judged '${concept}'${res.check.stop ? ` ${stopText}: stop` : ''}${keep}` : '';
-          ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}, ${res.selection.total} components selected${check}`);
+          ctx.log(`round ${r}/${rounds}: J ${res.value.toPrecision(6)}${partsText(res.parts)}, ${res.selection.total} components selected${check}`);
         },
       });
       roundsKept = iterated.kept;
