@@ -88,8 +88,8 @@ describe('attribution nodes', () => {
     const amp = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, objective: 'amplify', condition: 'open' }))).attribution as AttributionValue;
     const a = amp.provenance.objective as { prompts: string[] };
     expect(a.prompts.every((p) => p.includes(' shape') && !p.includes('circle'))).toBe(true);
-    // J = J_concept − λ·J_keep is linear in λ; J_keep's prompts name the other shapes, one gradient pass more.
-    const fitWith = async (preserve: number) => (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, preserve }))).attribution as AttributionValue;
+    // balance difference: J = J_concept − λ·J_keep is linear in λ; J_keep's prompts name the other shapes, one gradient pass more.
+    const fitWith = async (preserve: number) => (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, preserve, balance: 'difference' }))).attribution as AttributionValue;
     const withKeep = await fitWith(1);
     const keepPrompts = (withKeep.provenance.objective as { preserve: { prompts: string[] } }).preserve.prompts;
     expect(keepPrompts.length).toBe(fitSmall.samples);
@@ -209,7 +209,7 @@ describe('attribution nodes', () => {
     const before = tf.memory().numTensors;
     const ctx = fakeCtx();
     // Every share is ≤ 1: the check after round 1 stops the rounds.
-    const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, keep_at: 0, judge }));
+    const stopped = await eraseNode.execute(ctx, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1, stop_samples: 4, check_prompts: 'fit', keep_at: 0, judge }));
     expect(ctx.progressCalls).toEqual([[3, 3]]);
     expect(ctx.logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≤ 100 %: stop/.test(l))).toBe(true);
     const total = (stopped.report as TableValue).rows.at(-1)!;
@@ -222,7 +222,7 @@ describe('attribution nodes', () => {
     // A stop_at below every share but 0: the rounds run to the end unless the check sees no circle at all, and the
     // round with the lowest share is kept (the earliest of equals).
     const ctx2 = fakeCtx();
-    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, keep_at: 0, judge }));
+    const all = await eraseNode.execute(ctx2, { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 3, stop_at: 1e-9, stop_samples: 4, check_prompts: 'fit', keep_at: 0, judge }));
     const total2 = (all.report as TableValue).rows.at(-1)!;
     const shares = ctx2.logs.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
     expect(shares).toHaveLength(total2.rounds_run as number);
@@ -281,7 +281,7 @@ describe('attribution nodes', () => {
     expect((unchecked.report as TableValue).rows.at(-1)!.rounds_run).toBeUndefined();
     // recall_at 0 < r ≤ any share: round 1 already shows enough of the concept.
     const ctx1 = fakeCtx();
-    const stopped = await eraseNode.execute(ctx1, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 3, recall_at: 1e-9, stop_samples: 4, keep_at: 0, judge }));
+    const stopped = await eraseNode.execute(ctx1, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 3, recall_at: 1e-9, stop_samples: 4, check_prompts: 'fit', keep_at: 0, judge }));
     const total1 = (stopped.report as TableValue).rows.at(-1)!;
     const one = await eraseNode.execute(fakeCtx(), { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
     const share1 = await judgedConceptShare(one.model as ModelHandle, amp.provenance.plan as FitPlan, judgeModel, 4);
@@ -290,7 +290,7 @@ describe('attribution nodes', () => {
     if (share1 > 0) expect(ctx1.logs.some((l) => /round 1\/3: .*% of 4 samples judged 'circle' ≥ [\d.e-]+ %: stop/.test(l))).toBe(true);
     // recall_at 1: the rounds run until every sample shows the concept, and the round with the highest share is kept.
     const ctx2 = fakeCtx();
-    const all = await eraseNode.execute(ctx2, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 3, recall_at: 1, stop_samples: 4, keep_at: 0, judge }));
+    const all = await eraseNode.execute(ctx2, { model, attribution: amp }, eraseParams.parse({ rho: 0.05, rounds: 3, recall_at: 1, stop_samples: 4, check_prompts: 'fit', keep_at: 0, judge }));
     const total2 = (all.report as TableValue).rows.at(-1)!;
     const shares = ctx2.logs.map((l) => /judged 'circle'/.test(l) ? Number(/([\d.]+) % of 4/.exec(l)![1]) / 100 : undefined).filter((v) => v !== undefined);
     expect(shares).toHaveLength(total2.rounds_run as number);
@@ -396,9 +396,17 @@ describe('attribution nodes', () => {
     expect(planOf(fitParams.parse(up2({}))).preserve).toBe(0);
     expect(fitParams.parse(up2({ preserve: 2 }))).toMatchObject({ preserve: 2 });
     expect(fitParams.parse(up2(up({})))).toMatchObject({ anchor: 'empty', preserve: 0 });
+    // v3 preserved by J_concept − λ·J_keep; v4 by ln J_concept − λ·ln J_keep, and logs both terms.
+    const up3 = fitAttributionNode.migrations![3]!;
+    expect(planOf(fitParams.parse({})).balance).toBe('relative');
+    expect(planOf(fitParams.parse(up3({}))).balance).toBe('difference');
+    expect(fitParams.parse(up3({ balance: 'relative' }))).toMatchObject({ balance: 'relative' });
+    const parts = auto.a.provenance.parts as { concept: number; keep: number };
+    expect(auto.a.value).toBeCloseTo(Math.log(parts.concept) - Math.log(parts.keep), 4);
+    expect(auto.logs.some((l) => l.includes(`J_concept ${parts.concept.toPrecision(6)}, J_keep ${parts.keep.toPrecision(6)}`))).toBe(true);
   });
 
-  it('Erase v1–v4 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check, v4 no recall check', () => {
+  it('Erase v1–v5 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check, v4 no recall check, v5 32-sample checks of the fit\'s prompts', () => {
     const up = eraseNode.migrations![1]!;
     expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });
     expect(eraseParams.parse(up({ rho: 0.05, method: 'random' }))).toMatchObject({ rho: 0.05, rounds: 1, method: 'random' });
@@ -416,6 +424,10 @@ describe('attribution nodes', () => {
     const up4 = eraseNode.migrations![4]!;
     expect(eraseParams.parse({})).toMatchObject({ recall_at: 0.9 });
     expect(eraseParams.parse(up4({}))).toMatchObject({ recall_at: 0, keep_at: 0.95 });
+    const up5 = eraseNode.migrations![5]!;
+    expect(eraseParams.parse({})).toMatchObject({ check_prompts: 'captions', stop_samples: 64 });
+    expect(eraseParams.parse(up5({}))).toMatchObject({ check_prompts: 'fit', stop_samples: 32 });
+    expect(eraseParams.parse(up5({ stop_samples: 16 }))).toMatchObject({ check_prompts: 'fit', stop_samples: 16 });
   });
 
   it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {
