@@ -7,7 +7,7 @@
 // Run: npx tsx bench/attribution.bench.ts <cost|validate|sweep|erase> [--model shapes-tiny] [--concepts circle,square]
 //      [--samples 8] [--timesteps 10] [--steps 25] [--masks 100] [--per-value 10] [--captions 40] [--rho 0.02]
 //      [--alphas 0.1,0.05,0.025] (validate) [--rhos 0.01,0.02,0.05,0.1,0.2] (sweep) [--selection per-row|per-matrix|global] (sweep, erase)
-//      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase: extra node params;
+//      [--methods cad,random,magnitude,gradient,coar] [--fit '{"anchor":"open"}'] [--erase '{"sign":"both"}'] (sweep, erase, cost (--fit): extra node params;
 //      Erase runs its default rounds unless --erase '{"rounds":1}')
 //      [--protocol-seed N] (erase: EvaluateErasure's prompts drawn with another seed than the acceptance protocol's)
 //      [--workers 1,2] [--rounds 1] (cost: worker threads per fit, via CADFLOW_SAMPLE_WORKERS; unset = FitAttribution's automatic choice)
@@ -263,7 +263,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`model ${values.model} (${model.weightsHash.slice(0, 12)}), backend ${backend.backend}, ${JSON.stringify(values)}`);
   const cmd = positionals[0] ?? 'cost';
   const t0 = Date.now();
-  if (cmd === 'cost') console.table(await cost(model, { ...base, rho: num('rho'), workers: values.workers?.split(',').map(Number), rounds: num('rounds') }));
+  if (cmd === 'cost') console.table(await cost(model, { ...base, ...JSON.parse(values.fit!), rho: num('rho'), workers: values.workers?.split(',').map(Number), rounds: num('rounds') }));
   else if (cmd === 'validate') {
     const r = await validate(model, { ...base, masks: num('masks'), rho: num('rho'), alphas: values.alphas?.split(',').map(Number) });
     console.table(r.rows);
