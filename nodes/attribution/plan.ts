@@ -42,7 +42,7 @@ export interface FitPlan {
   anchor?: 'empty' | 'open';
   /** amplify: the images are conditioned on the concept prompts or on the prompts with the concept left open. */
   condition?: 'concept' | 'open';
-  /** erase: λ of J_concept − λ·J_keep, J_keep on prompts naming the attribute's other values (0 = the paper's J). */
+  /** erase: λ of J_concept − λ·J_keep (or of the logs: `balance`), J_keep on prompts naming the attribute's other values (0 = the paper's J). */
   preserve?: number;
   /** erase with preserve: J_concept − λ·J_keep (`difference`, unset) or ln J_concept − λ·ln J_keep (`relative`). */
   balance?: PreserveBalance;
