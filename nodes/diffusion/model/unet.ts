@@ -30,7 +30,14 @@ interface Ctx {
   cond: Tensor3D;
 }
 
+// Each block runs in its own tidy: a forward pass then holds one block's intermediates at a time, not the whole
+// UNet's (a 32-row forward on shapes-tiny peaked at 149 MB of wasm heap). Under a gradient tape nothing changes:
+// the tape keeps what backprop needs.
 function resnet(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: number): Tensor4D {
+  return tf.tidy(() => resnetBlock(c, name, x, inCh, outCh));
+}
+
+function resnetBlock(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: number): Tensor4D {
   const { groups, eps } = { groups: c.cfg.norm_num_groups, eps: c.cfg.norm_eps };
   let h = conv(c.p, `${name}.conv1`, silu(gnorm(c.p, `${name}.norm1`, x, groups, eps)) as Tensor4D, inCh, outCh, 3);
   const t = linear(c.p, `${name}.time_emb_proj`, silu(c.temb), c.tembDim, outCh);
@@ -42,6 +49,10 @@ function resnet(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: number):
 
 /** Transformer2DModel with use_linear_projection (norm → proj_in → blocks → proj_out, residual). */
 function transformer2d(c: Ctx, name: string, x: Tensor4D, ch: number): Tensor4D {
+  return tf.tidy(() => transformerBlock(c, name, x, ch));
+}
+
+function transformerBlock(c: Ctx, name: string, x: Tensor4D, ch: number): Tensor4D {
   const [n, hgt, wid] = x.shape;
   const heads = c.cfg.num_attention_heads;
   const ctxDim = c.cfg.cross_attention_dim;
