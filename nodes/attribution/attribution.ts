@@ -11,8 +11,13 @@ import { aggregateToComponents, type ComponentSet } from './components.ts';
 export interface Objective {
   readonly name: string;
   readonly passes: number;
-  /** J of one pass as a scalar tensor, from a weights Map (some entries substituted by the caller). */
-  loss(weights: ReadonlyMap<string, tf.Tensor>, pass: number): tf.Scalar;
+  /**
+   * J of one pass as a scalar tensor, from a weights Map (some entries substituted by the caller); with `rows`, J of
+   * those rows [start, end) of the pass only.
+   */
+  loss(weights: ReadonlyMap<string, tf.Tensor>, pass: number, rows?: readonly [number, number]): tf.Scalar;
+  /** Rows of pass p, when its J is a sum over rows: gradients then run at most GRADIENT_ROWS rows at a time. */
+  rows?(pass: number): number;
   /** What the objective was built from (prompts, timesteps, seeds, ...), for provenance. */
   readonly describe: Record<string, unknown>;
   /** UNet forward/backward passes spent building it (e.g. sampling trajectories) and per gradient pass. */
@@ -93,37 +98,64 @@ export function workersFor(hooks: GradientHooks, items: number): number {
   return Math.max(1, hooks.workers === 'auto' ? autoSampleWorkers(items) : hooks.workers ?? 1);
 }
 
+/**
+ * Rows per forward+backward pass at most. The gradient tape holds every intermediate of the UNet: on shapes-tiny
+ * ~27 MB per row (8 rows peak at 236 MB of wasm heap, 4 at 127 MB), and a wasm heap never shrinks, so the rows in
+ * one pass set each thread's resident memory; fewer rows pay wasm's per-op overhead more often (bench/).
+ */
+export const GRADIENT_ROWS = 4;
+
+/** [start, end) row ranges of pass p of at most GRADIENT_ROWS rows, or one undefined range (the whole pass). */
+function rowRanges(objective: Objective, p: number): (readonly [number, number] | undefined)[] {
+  const n = objective.rows?.(p);
+  if (n === undefined) return [undefined];
+  const ranges: [number, number][] = [];
+  for (let s = 0; s < n; s += GRADIENT_ROWS) ranges.push([s, Math.min(n, s + GRADIENT_ROWS)]);
+  return ranges;
+}
+
 /** J summed over passes (no gradients), from any weights Map. */
 export function evaluateObjective(objective: Objective, weights: ReadonlyMap<string, tf.Tensor>): number {
   const c = objective.composite;
   if (c) return c.value(c.parts.map((part) => evaluateObjective(part, weights)));
   let total = 0;
   for (let p = 0; p < objective.passes; p++) {
-    const v = tf.tidy(() => objective.loss(weights, p));
-    total += v.dataSync()[0]!;
-    v.dispose();
+    for (const rows of rowRanges(objective, p)) {
+      const v = tf.tidy(() => objective.loss(weights, p, rows));
+      total += v.dataSync()[0]!;
+      v.dispose();
+    }
   }
   return total;
 }
 
-/** ∇J of pass `p` w.r.t. the named weights, evaluated at `xs` (substituted for them in `weights`), plus J. */
+/**
+ * ∇J of pass `p` w.r.t. the named weights, evaluated at `xs` (substituted for them in `weights`), plus J; a pass
+ * with rows goes GRADIENT_ROWS rows at a time and its row parts' gradients are summed.
+ */
 export async function gradientsOfPass(
   objective: Objective, weights: ReadonlyMap<string, tf.Tensor>, names: readonly string[], xs: readonly tf.Tensor[], p: number,
 ): Promise<{ grads: Float32Array[]; value: number }> {
-  const f = (...ts: tf.Tensor[]) => {
-    const substituted = new Map(weights);
-    names.forEach((n, i) => substituted.set(n, ts[i]!));
-    return objective.loss(substituted, p);
-  };
-  const { value: v, grads } = tf.valueAndGrads(f)([...xs]);
-  const value = (await v.data())[0]!;
-  v.dispose();
-  const out: Float32Array[] = [];
-  for (const g of grads) {
-    out.push(await g.data() as Float32Array);
-    g.dispose();
+  let out: Float32Array[] | undefined;
+  let value = 0;
+  for (const rows of rowRanges(objective, p)) {
+    const f = (...ts: tf.Tensor[]) => {
+      const substituted = new Map(weights);
+      names.forEach((n, i) => substituted.set(n, ts[i]!));
+      return objective.loss(substituted, p, rows);
+    };
+    const { value: v, grads } = tf.valueAndGrads(f)([...xs]);
+    value += (await v.data())[0]!;
+    v.dispose();
+    const got: Float32Array[] = [];
+    for (const g of grads) {
+      got.push(await g.data() as Float32Array);
+      g.dispose();
+    }
+    if (!out) out = got;
+    else out.forEach((sum, i) => { const g = got[i]!; for (let j = 0; j < sum.length; j++) sum[j] += g[j]!; });
   }
-  return { grads: out, value };
+  return { grads: out!, value };
 }
 
 /**
@@ -316,7 +348,8 @@ export function firstPasses(objective: Objective, passes: number): Objective {
     describe: { ...objective.describe, passesUsed: passes },
     cost: objective.cost,
     portable: objective.portable,
-    loss: (w, p) => objective.loss(w, p),
+    loss: (w, p, rows) => objective.loss(w, p, rows),
+    ...(objective.rows && { rows: (p: number) => objective.rows!(p) }),
     dispose: () => {},
   };
 }

@@ -60,9 +60,13 @@ function pairObjective(
         },
       }
       : undefined,
-    loss: (w, p) => tf.tidy(() => {
+    rows: (p) => batches[p]!.ts.length,
+    loss: (w, p, rows) => tf.tidy(() => {
       const b = batches[p]!;
-      return tf.sum(tf.square(tf.sub(den.predictEps(w, b.xt, b.ts, b.cond), b.target))) as tf.Scalar;
+      const [s, e] = rows ?? [0, b.ts.length];
+      const part = (t: tf.Tensor) => (s === 0 && e === b.ts.length ? t : t.slice(s, e - s));
+      const eps = den.predictEps(w, part(b.xt) as tf.Tensor4D, b.ts.slice(s, e), part(b.cond) as tf.Tensor3D);
+      return tf.sum(tf.square(tf.sub(eps, part(b.target)))) as tf.Scalar;
     }),
     dispose: () => batches.forEach((b) => tf.dispose([b.xt, b.cond, b.target])),
   };

@@ -10,7 +10,7 @@ import { seededNoise } from '../../nodes/diffusion/noise.ts';
 import { cadflowDenoiser, runTrajectories, type Denoiser } from '../../nodes/attribution/denoiser.ts';
 import { amplifyObjective, eraseObjective, spreadSteps } from '../../nodes/attribution/objectives.ts';
 import { buildComponentSet } from '../../nodes/attribution/components.ts';
-import { evaluateObjective, fitAttribution } from '../../nodes/attribution/attribution.ts';
+import { evaluateObjective, fitAttribution, GRADIENT_ROWS, gradientsOfPass } from '../../nodes/attribution/attribution.ts';
 
 let weights: Map<string, tf.Tensor>;
 let den: Denoiser;
@@ -91,6 +91,40 @@ describe('erase objective', () => {
     expect(Math.abs(fd - s[idx]!)).toBeLessThan(0.02 * Math.abs(s[idx]!) + 1e-4);
     paper.dispose();
     reuse.dispose();
+  });
+
+  it('a pass of more rows than GRADIENT_ROWS runs its gradient in row parts: J and ∇J equal the whole pass\'s, nothing leaks', async () => {
+    const plan = { prompts: ['a red circle', 'a blue star'], seeds: [1, 2], steps: 6, cfg: 3, eta: 0, timesteps: 5, mode: 'reuse' as const, batch: 10 };
+    const objective = await eraseObjective(den, weights, plan);
+    expect(objective.passes).toBe(1);
+    expect(objective.rows!(0)).toBe(10);
+    expect(GRADIENT_ROWS).toBeLessThan(10);
+    const names = buildComponentSet(source()).matrices.map((m) => m.name);
+    const xs = names.map((n) => weights.get(n)!);
+    const before = tf.memory().numTensors;
+    const parts = await gradientsOfPass(objective, weights, names, xs, 0);
+    expect(tf.memory().numTensors).toBe(before);
+    // The whole pass in one tape, for comparison.
+    const whole = tf.valueAndGrads((...ts: tf.Tensor[]) => {
+      const w = new Map(weights);
+      names.forEach((n, i) => w.set(n, ts[i]!));
+      return objective.loss(w, 0);
+    })(xs);
+    const value = whole.value.dataSync()[0]!;
+    expect(parts.value).toBeGreaterThan(0);
+    expect(Math.abs(parts.value - value)).toBeLessThan(1e-4 * value);
+    whole.grads.forEach((g, i) => {
+      const a = g.dataSync();
+      const b = parts.grads[i]!;
+      let diff = 0;
+      let scale = 0;
+      for (let j = 0; j < a.length; j++) { diff = Math.max(diff, Math.abs(a[j]! - b[j]!)); scale = Math.max(scale, Math.abs(a[j]!)); }
+      expect(scale).toBeGreaterThan(0);
+      expect(diff).toBeLessThan(1e-4 * scale);
+    });
+    tf.dispose([whole.value, ...whole.grads]);
+    expect(evaluateObjective(objective, weights)).toBeCloseTo(value, 2);
+    objective.dispose();
   });
 
   it('the anchor is the stop-gradient target\'s prompt: anchored on the prompt itself J = 0', async () => {
