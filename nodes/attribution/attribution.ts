@@ -119,12 +119,11 @@ export function evaluateObjective(objective: Objective, weights: ReadonlyMap<str
   const c = objective.composite;
   if (c) return c.value(c.parts.map((part) => evaluateObjective(part, weights)));
   let total = 0;
+  // Whole passes: without a tape a forward holds one UNet block's intermediates at a time (unet.ts).
   for (let p = 0; p < objective.passes; p++) {
-    for (const rows of rowRanges(objective, p)) {
-      const v = tf.tidy(() => objective.loss(weights, p, rows));
-      total += v.dataSync()[0]!;
-      v.dispose();
-    }
+    const v = tf.tidy(() => objective.loss(weights, p));
+    total += v.dataSync()[0]!;
+    v.dispose();
   }
   return total;
 }
