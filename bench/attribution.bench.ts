@@ -30,7 +30,8 @@ import { buildObjective, type FitPlan } from '../nodes/attribution/plan.ts';
 import { evaluateObjective } from '../nodes/attribution/attribution.ts';
 import { selectForErase } from '../nodes/attribution/selection.ts';
 import { pearson } from '../nodes/attribution/stats.ts';
-import { closeSamplePools } from '../nodes/diffusion/parallel/sample-pool.ts';
+import { closeSamplePools, samplePool } from '../nodes/diffusion/parallel/sample-pool.ts';
+import { threadMemory, type ThreadMemory } from '../nodes/diffusion/parallel/thread-memory.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
@@ -62,6 +63,18 @@ function rssMb(): { now: number; peak: number } {
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
   return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
+/** Wasm heaps (MiB) of the main thread and of each of `workers` pool workers, as "main / w1 / w2". */
+async function wasmHeaps(model: ModelHandle, workers: number): Promise<string> {
+  const heaps = [threadMemory()];
+  if (workers > 1) {
+    const pool = await samplePool(workers);
+    // The weights the fit sent (same tensors, so the pool sends nothing new).
+    const task = { module: new URL('../nodes/diffusion/parallel/thread-memory.ts', import.meta.url).href, fn: 'threadMemoryTask', args: null };
+    heaps.push(...await pool.runTasks<ThreadMemory>({ config: model.config as never, weights: model.weights() as never }, Array(workers).fill(task)));
+  }
+  return heaps.map((h) => h.wasmMb).join(' / ');
+}
+
 /** Resets the peak resident set to the current one (Linux: clear_refs 5), so a peak can be measured per fit. */
 const resetPeakRss = () => writeFileSync('/proc/self/clear_refs', '5');
 
@@ -82,6 +95,7 @@ export async function cost(model: ModelHandle, o: { concept: string; samples: nu
         const load = loadavg()[0]!.toFixed(2);
         const { attr, ms } = await fit(model, { ...o, mode });
         const rss = rssMb();
+        const heaps = await wasmHeaps(model, attr.provenance.gradientWorkers as number);
         fitted.set(`${mode}:${workers}`, attr);
         const d = (attr.provenance.objective as Record<string, number>);
         rows.push({
@@ -89,7 +103,7 @@ export async function cost(model: ModelHandle, o: { concept: string; samples: nu
           wall_ms: ms, setup_ms: (attr.provenance.wallMs as { setup: number }).setup,
           trajectory_unet_sample_evals: d.trajectoryUnetSampleEvaluations, trajectory_unet_calls: d.trajectoryUnetCalls,
           target_forwards: d.pairs, gradient_fwd_bwd_samples: d.pairs, gradient_passes: attr.provenance.gradientPasses,
-          J: attr.value, peak_rss_mb: o.workers ? rss.peak : peakRssMb(), ...(o.workers ? { rss_before_mb: rssBefore, load_1min: load } : {}),
+          J: attr.value, peak_rss_mb: o.workers ? rss.peak : peakRssMb(), wasm_heaps_mb: heaps, ...(o.workers ? { rss_before_mb: rssBefore, load_1min: load } : {}),
         });
       }
     }
