@@ -18,11 +18,9 @@ export class FlatAdam {
   private readonly eps: number;
   private readonly weightDecay: number;
 
-  /** `state`: moment arrays to update in place (e.g. views of SharedArrayBuffers that several threads update by range). */
-  constructor(size: number, opts: AdamOptions = {}, state?: { m: Float32Array; v: Float32Array }) {
-    if (state && (state.m.length !== size || state.v.length !== size)) throw new Error(`FlatAdam: state of ${state.m.length} values for ${size}`);
-    this.m = state?.m ?? new Float32Array(size);
-    this.v = state?.v ?? new Float32Array(size);
+  constructor(size: number, opts: AdamOptions = {}) {
+    this.m = new Float32Array(size);
+    this.v = new Float32Array(size);
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
@@ -35,16 +33,11 @@ export class FlatAdam {
       throw new Error(`FlatAdam: expected ${this.m.length} values, got params ${params.length}, grads ${grads.length}`);
     }
     this.t += 1;
-    this.stepRange(params, grads, lr, this.t, 0, params.length);
-  }
-
-  /** Step number `t` (1-based) over [start, end) only; leaves `this.t` alone (the caller counts steps). */
-  stepRange(params: Float32Array, grads: Float32Array, lr: number, t: number, start: number, end: number): void {
     const { m, v, beta1: b1, beta2: b2, eps } = this;
-    const c1 = 1 / (1 - Math.pow(b1, t));
-    const c2 = 1 / (1 - Math.pow(b2, t));
+    const c1 = 1 / (1 - Math.pow(b1, this.t));
+    const c2 = 1 / (1 - Math.pow(b2, this.t));
     const decay = 1 - lr * this.weightDecay;
-    for (let i = start; i < end; i++) {
+    for (let i = 0; i < params.length; i++) {
       const g = grads[i];
       const mi = (m[i] = b1 * m[i] + (1 - b1) * g);
       const vi = (v[i] = b2 * v[i] + (1 - b2) * g * g);

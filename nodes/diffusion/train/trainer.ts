@@ -17,7 +17,6 @@ import { exportModel, loadCheckpoint, saveCheckpoint, type TrainState, unflatten
 import { layoutOf, ShardGradients, type ParamLayout } from './gradients.ts';
 import type { TrainSettings } from './presets.ts';
 import { nextMessage, spawnTsWorker } from '../parallel/spawn.ts';
-import { applySlice, reduceSlice, trainArrays, trainBuffers, type ApplyArgs, type TrainArrays, type TrainBuffers } from './update.ts';
 
 export interface TrainOptions {
   settings: TrainSettings;
@@ -84,41 +83,26 @@ function formatDuration(ms: number): string {
   return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** Gradient sources and updaters: worker_threads sharing the training arrays (each its slice), or this thread. */
+/** Gradient sources: worker_threads sharing parameter/gradient memory, or this thread. */
 interface GradientPool {
   /** Runs every shard for `step`; returns the summed loss and leaves each shard's gradient in its slot. */
   step(step: number): Promise<number>;
-  /** Sums the shards' gradients (each thread its slice); returns the squared norm of the sum. */
-  reduce(): Promise<number>;
-  /** Clip, Adam and EMA (each thread its slice). */
-  apply(args: ApplyArgs): Promise<void>;
   close(): Promise<void>;
 }
 
-type WorkerReply = { loss?: number; sq?: number; applied?: boolean; error?: string; ready?: boolean };
-
-async function workerPool(cfg: ModelConfig, layout: ParamLayout, s: TrainSettings, buffers: TrainBuffers): Promise<GradientPool> {
+async function workerPool(cfg: ModelConfig, layout: ParamLayout, s: TrainSettings, params: SharedArrayBuffer, grads: SharedArrayBuffer): Promise<GradientPool> {
   const shardSize = s.batch / s.workers;
-  const workers = Array.from({ length: s.workers }, (_, shard) => spawnTsWorker(new URL('./worker.ts', import.meta.url), { cfg, layout, settings: s, shard, shardSize, buffers }));
-  const next = (w: Worker) => nextMessage<WorkerReply>(w);
+  const workers = Array.from({ length: s.workers }, (_, shard) => spawnTsWorker(new URL('./worker.ts', import.meta.url), { cfg, layout, settings: s, shard, shardSize, params, grads }));
+  const next = (w: Worker) => nextMessage<{ loss?: number; error?: string; ready?: boolean }>(w);
   await Promise.all(workers.map(next));
-  const all = async (msg: unknown): Promise<WorkerReply[]> => {
-    const replies = workers.map(next);
-    workers.forEach((w) => w.postMessage(msg));
-    const rs = await Promise.all(replies);
-    const bad = rs.find((r) => r.error);
-    if (bad) throw new Error(`training worker failed: ${bad.error}`);
-    return rs;
-  };
   return {
     async step(step) {
-      return (await all({ type: 'step', step })).reduce((a, r) => a + (r.loss ?? 0), 0);
-    },
-    async reduce() {
-      return (await all({ type: 'reduce' })).reduce((a, r) => a + (r.sq ?? 0), 0);
-    },
-    async apply(args) {
-      await all({ type: 'apply', args });
+      const replies = workers.map(next);
+      workers.forEach((w) => w.postMessage({ step }));
+      const rs = await Promise.all(replies);
+      const bad = rs.find((r) => r.error);
+      if (bad) throw new Error(`training worker failed: ${bad.error}`);
+      return rs.reduce((a, r) => a + (r.loss ?? 0), 0);
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
@@ -126,18 +110,11 @@ async function workerPool(cfg: ModelConfig, layout: ParamLayout, s: TrainSetting
   };
 }
 
-function inProcessPool(cfg: ModelConfig, layout: ParamLayout, s: TrainSettings, arrays: TrainArrays, adam: FlatAdam): GradientPool {
+function inProcessPool(cfg: ModelConfig, layout: ParamLayout, s: TrainSettings, params: Float32Array, grads: Float32Array): GradientPool {
   const shard = new ShardGradients(cfg, layout, s);
-  const all: [number, number] = [0, layout.total];
   return {
     async step(step) {
-      return shard.compute(arrays.params, step, 0, s.batch, arrays.grads);
-    },
-    async reduce() {
-      return reduceSlice(arrays, 1, all);
-    },
-    async apply(args) {
-      applySlice(arrays, adam, args, all);
+      return shard.compute(params, step, 0, s.batch, grads);
     },
     async close() {},
   };
@@ -155,10 +132,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const cfg = presetConfig(s.preset);
   const init = initWeights(cfg, s.seed);
   const layout = layoutOf(new Map([...init].map(([k, t]) => [k, [...t.shape]])));
-  const shards = Math.max(1, s.workers);
-  const buffers = trainBuffers(layout.total, shards);
-  const arrays = trainArrays(buffers);
-  const params = arrays.params;
+  const paramsBuf = new SharedArrayBuffer(layout.total * 4);
+  const params = new Float32Array(paramsBuf);
   let st: TrainState;
   if (opts.resume) {
     st = await loadCheckpoint(opts.checkpointPath, cfg, layout.total);
@@ -170,12 +145,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     st = { step: 0, params, ema: Float32Array.from(params), adamM: new Float32Array(layout.total), adamV: new Float32Array(layout.total), adamT: 0, elapsedMs: 0 };
   }
   tf.dispose([...init.values()]);
-  const adam = new FlatAdam(layout.total, {}, { m: arrays.adamM, v: arrays.adamV });
+  const adam = new FlatAdam(layout.total);
   adam.load(st.adamM, st.adamV, st.adamT);
-  arrays.ema.set(st.ema);
-  Object.assign(st, { adamM: adam.m, adamV: adam.v, ema: arrays.ema });
+  st.adamM = adam.m;
+  st.adamV = adam.v;
 
-  const pool = s.workers > 0 ? await workerPool(cfg, layout, s, buffers) : inProcessPool(cfg, layout, s, arrays, adam);
+  const shards = Math.max(1, s.workers);
+  const gradsBuf = new SharedArrayBuffer(shards * layout.total * 4);
+  const grads = new Float32Array(gradsBuf);
+  const pool = s.workers > 0 ? await workerPool(cfg, layout, s, paramsBuf, gradsBuf) : inProcessPool(cfg, layout, s, params, grads);
+  const summed = new Float32Array(layout.total);
   print(`training ${s.preset}: ${layout.total} parameters, batch ${s.batch}, ${s.workers || 'no'} workers, steps ${st.step}→${s.steps}`);
   log(`start preset=${s.preset} params=${layout.total} batch=${s.batch} workers=${s.workers} step=${st.step} target=${s.steps} resume=${opts.resume}`);
 
@@ -212,15 +191,25 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (opts.maxMinutes !== undefined && Date.now() - runStart > opts.maxMinutes * 60_000) { stopReason = 'time'; break; }
       const stepStart = performance.now();
       const loss = await pool.step(st.step);
-      const norm = Math.sqrt(await pool.reduce());
+      summed.set(grads.subarray(0, layout.total));
+      for (let k = 1; k < shards; k++) {
+        const g = grads.subarray(k * layout.total, (k + 1) * layout.total);
+        for (let i = 0; i < summed.length; i++) summed[i] += g[i];
+      }
+      let sq = 0;
+      for (let i = 0; i < summed.length; i++) sq += summed[i] * summed[i];
+      const norm = Math.sqrt(sq);
       if (!Number.isFinite(norm)) throw new Error(`non-finite gradient at step ${st.step}`);
-      await pool.apply({
-        scale: s.gradClip > 0 && norm > s.gradClip ? s.gradClip / norm : 1,
-        lr: s.lr * Math.min(1, (st.step + 1) / s.warmupSteps),
-        t: ++adam.t,
-        emaDecay: Math.min(s.emaDecay, (1 + st.step) / (10 + st.step)),
-      });
+      if (s.gradClip > 0 && norm > s.gradClip) {
+        const k = s.gradClip / norm;
+        for (let i = 0; i < summed.length; i++) summed[i] *= k;
+      }
+      const lr = s.lr * Math.min(1, (st.step + 1) / s.warmupSteps);
+      adam.step(params, summed, lr);
       st.adamT = adam.t;
+      const d = Math.min(s.emaDecay, (1 + st.step) / (10 + st.step));
+      const ema = st.ema;
+      for (let i = 0; i < ema.length; i++) ema[i] = d * ema[i] + (1 - d) * params[i];
       st.step += 1;
       stepMs.push(performance.now() - stepStart);
       losses.push(loss);
