@@ -8,6 +8,7 @@ import { encodePrompts, loadModel, predictOutput, sampleImages } from '../../nod
 import type { LoadedModel } from '../../nodes/diffusion/model-handle.ts';
 import { autoSampleWorkers, samplePool, splitParts, type SamplePool } from '../../nodes/diffusion/parallel/sample-pool.ts';
 import { seededNoise } from '../../nodes/diffusion/noise.ts';
+import { threadMemory } from '../../nodes/diffusion/parallel/thread-memory.ts';
 import { writeRandomMicroModel } from './fixtures.ts';
 
 let model: LoadedModel;
@@ -83,5 +84,14 @@ describe('sampling pool', () => {
     const out = await pool.unetOutput({ config: model.modelConfig, weights: model.weights(), key: model.key }, x, [10, 500, 990], cond);
     expect(Array.from(out.dataSync())).toEqual(Array.from(ref.dataSync()));
     tf.dispose([x, cond, ref, out]);
+  });
+
+  it('reports each thread\'s wasm heap, which holds at least the weights sent to it', async () => {
+    const weightsMb = [...model.weights().values()].reduce((a, t) => a + t.size * 4, 0) / 2 ** 20;
+    expect(threadMemory().wasmMb).toBeGreaterThanOrEqual(Math.floor(weightsMb));
+    const task = { module: new URL('../../nodes/diffusion/parallel/thread-memory.ts', import.meta.url).href, fn: 'threadMemoryTask', args: null };
+    const heaps = await pool.runTasks<{ wasmMb: number }>({ config: model.modelConfig, weights: model.weights(), key: model.key }, [task, task]);
+    expect(heaps).toHaveLength(2);
+    for (const h of heaps) expect(h.wasmMb).toBeGreaterThanOrEqual(Math.floor(weightsMb));
   });
 });
