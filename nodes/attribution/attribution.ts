@@ -105,6 +105,11 @@ export function workersFor(hooks: GradientHooks, items: number): number {
  */
 export const GRADIENT_ROWS = 4;
 
+/** sum += k·g, element-wise (the gradient sums over row parts, passes, workers and a composite's parts). */
+function addScaled(sum: Float32Array, g: ArrayLike<number>, k = 1): void {
+  for (let j = 0; j < sum.length; j++) sum[j] += k * g[j]!;
+}
+
 /** [start, end) row ranges of pass p of at most GRADIENT_ROWS rows, or one undefined range (the whole pass). */
 function rowRanges(objective: Objective, p: number): (readonly [number, number] | undefined)[] {
   const n = objective.rows?.(p);
@@ -152,7 +157,7 @@ export async function gradientsOfPass(
       g.dispose();
     }
     if (!out) out = got;
-    else out.forEach((sum, i) => { const g = got[i]!; for (let j = 0; j < sum.length; j++) sum[j] += g[j]!; });
+    else out.forEach((sum, i) => addScaled(sum, got[i]!));
   }
   return { grads: out!, value };
 }
@@ -180,10 +185,7 @@ export async function accumulateGradients(
     hooks.throwIfAborted?.();
     const pass = await gradientsOfPass(objective, weights, names, xs, p);
     value += pass.value;
-    pass.grads.forEach((g, i) => {
-      const sum = sums[i]!;
-      for (let j = 0; j < sum.length; j++) sum[j] += g[j]!;
-    });
+    pass.grads.forEach((g, i) => addScaled(sums[i]!, g));
     hooks.onPass?.(p + 1, objective.passes);
     // Let the event loop deliver progress and cancellation between passes.
     await new Promise((r) => setImmediate(r));
@@ -207,11 +209,7 @@ async function compositeGradients(
   const slopes = c.slopes(js);
   const grads = new Map(names.map((n) => {
     const sum = new Float32Array(weights.get(n)!.size);
-    results.forEach((r, i) => {
-      const g = r.grads.get(n)!;
-      const k = slopes[i]!;
-      for (let j = 0; j < sum.length; j++) sum[j] += k * g[j]!;
-    });
+    results.forEach((r, i) => addScaled(sum, r.grads.get(n)!, slopes[i]!));
     return [n, sum];
   }));
   return {
@@ -274,10 +272,7 @@ async function gradientsOnWorkers(
   );
   const grads = new Map(names.map((n) => [n, new Float32Array(weights.get(n)!.size)]));
   for (const r of results) {
-    for (const [n, sum] of grads) {
-      const g = r.grads.get(n)!;
-      for (let j = 0; j < sum.length; j++) sum[j] += g[j]!;
-    }
+    for (const [n, sum] of grads) addScaled(sum, r.grads.get(n)!);
   }
   return { grads, value: results.reduce((a, r) => a + r.value, 0), workers: shares.length };
 }
