@@ -26,12 +26,12 @@ import { evaluateErasure } from '../nodes/evaluation/erasure-eval.ts';
 import { erasureProtocol } from '../nodes/evaluation/protocols/erasure.ts';
 import { loadJudge } from '../nodes/evaluation/judge.ts';
 import { loadClip } from '../nodes/evaluation/clip.ts';
-import { buildObjective, type FitPlan } from '../nodes/attribution/plan.ts';
+import { buildObjective, modelConfigOf, type FitPlan } from '../nodes/attribution/plan.ts';
 import { evaluateObjective } from '../nodes/attribution/attribution.ts';
 import { selectForErase } from '../nodes/attribution/selection.ts';
 import { pearson } from '../nodes/attribution/stats.ts';
 import { closeSamplePools, samplePool } from '../nodes/diffusion/parallel/sample-pool.ts';
-import { threadMemory, type ThreadMemory } from '../nodes/diffusion/parallel/thread-memory.ts';
+import { threadMemory, workersMemory } from '../nodes/diffusion/parallel/thread-memory.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
@@ -66,12 +66,8 @@ function rssMb(): { now: number; peak: number } {
 /** Wasm heaps (MiB) of the main thread and of each of `workers` pool workers, as "main / w1 / w2". */
 async function wasmHeaps(model: ModelHandle, workers: number): Promise<string> {
   const heaps = [threadMemory()];
-  if (workers > 1) {
-    const pool = await samplePool(workers);
-    // The weights the fit sent (same tensors, so the pool sends nothing new).
-    const task = { module: new URL('../nodes/diffusion/parallel/thread-memory.ts', import.meta.url).href, fn: 'threadMemoryTask', args: null };
-    heaps.push(...await pool.runTasks<ThreadMemory>({ config: model.config as never, weights: model.weights() as never }, Array(workers).fill(task)));
-  }
+  // The weights the fit sent (same tensors, so the pool sends nothing new).
+  if (workers > 1) heaps.push(...await workersMemory(await samplePool(workers), { config: modelConfigOf(model), weights: model.weights() }));
   return heaps.map((h) => h.wasmMb).join(' / ');
 }
 

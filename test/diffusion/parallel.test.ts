@@ -8,7 +8,7 @@ import { encodePrompts, loadModel, predictOutput, sampleImages } from '../../nod
 import type { LoadedModel } from '../../nodes/diffusion/model-handle.ts';
 import { autoSampleWorkers, samplePool, splitParts, type SamplePool } from '../../nodes/diffusion/parallel/sample-pool.ts';
 import { seededNoise } from '../../nodes/diffusion/noise.ts';
-import { threadMemory } from '../../nodes/diffusion/parallel/thread-memory.ts';
+import { threadMemory, workersMemory } from '../../nodes/diffusion/parallel/thread-memory.ts';
 import { writeRandomMicroModel } from './fixtures.ts';
 
 let model: LoadedModel;
@@ -89,8 +89,7 @@ describe('sampling pool', () => {
   it('reports each thread\'s wasm heap, which holds at least the weights sent to it', async () => {
     const weightsMb = [...model.weights().values()].reduce((a, t) => a + t.size * 4, 0) / 2 ** 20;
     expect(threadMemory().wasmMb).toBeGreaterThanOrEqual(Math.floor(weightsMb));
-    const task = { module: new URL('../../nodes/diffusion/parallel/thread-memory.ts', import.meta.url).href, fn: 'threadMemoryTask', args: null };
-    const heaps = await pool.runTasks<{ wasmMb: number }>({ config: model.modelConfig, weights: model.weights(), key: model.key }, [task, task]);
+    const heaps = await workersMemory(pool, { config: model.modelConfig, weights: model.weights(), key: model.key });
     expect(heaps).toHaveLength(2);
     for (const h of heaps) expect(h.wasmMb).toBeGreaterThanOrEqual(Math.floor(weightsMb));
   });
