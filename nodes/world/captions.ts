@@ -115,6 +115,27 @@ export function openPrompt(text: string, attr: keyof SceneLabels, concepts: Worl
   return out.map((w, i) => (w === 'a' || w === 'an' ? article(out[i + 1] ?? '') : w)).join(' ');
 }
 
+/**
+ * The prompt with the value it names for one attribute replaced by `value` ("a red heart" → "a red circle"; "an
+ * outlined …" → "a filled …"; "on a striped background" → "on a dotted background"); articles are fixed. A prompt that
+ * does not name the attribute comes back unchanged.
+ */
+export function substitutePrompt(text: string, attr: keyof SceneLabels, value: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): string {
+  const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const styleByWord = new Map(concepts.style.flatMap((s) => [[s, s], [styleWord(s), s]] as const));
+  const out = ws.map((w, i) => {
+    const bare = w.replace(/[^a-z0-9-]/g, '');
+    const beforeBackground = ws[i + 1] === 'background';
+    if (attr === 'background' && beforeBackground && concepts.background.includes(BACKGROUND_ALIASES[bare] ?? bare)) return w.replace(bare, value);
+    if (beforeBackground) return w;
+    if (attr === 'shape' && concepts.shape.includes(bare)) return w.replace(bare, value);
+    if (attr === 'colour' && concepts.colour.includes(bare)) return w.replace(bare, value);
+    if (attr === 'style' && styleByWord.has(bare)) return w.replace(bare, styleWord(value));
+    return w;
+  });
+  return out.map((w, i) => (w === 'a' || w === 'an' ? article(out[i + 1] ?? '') : w)).join(' ');
+}
+
 /** Every word the caption templates can emit for these concepts, sorted. */
 export function worldVocabulary(concepts: WorldConcepts = DEFAULT_CONCEPTS): string[] {
   const vocab = new Set<string>(['a', 'an']);

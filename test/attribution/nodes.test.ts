@@ -19,7 +19,7 @@ import { iteratedSelection } from '../../nodes/attribution/rounds.ts';
 import { selectForErase } from '../../nodes/attribution/selection.ts';
 import { loadJudge } from '../../nodes/evaluation/judge.ts';
 import { join } from 'node:path';
-import { parsePrompt } from '../../nodes/world/captions.ts';
+import { parsePrompt, substitutePrompt } from '../../nodes/world/captions.ts';
 
 let weights: Map<string, tf.Tensor>;
 let model: ModelHandle;
@@ -99,6 +99,30 @@ describe('attribution nodes', () => {
     expect(Math.abs(v0 - 2 * v1 + v2)).toBeLessThan(1e-3 * Math.abs(v0));
     expect(v1).not.toBeCloseTo(v0, 3);
     await expect(fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, anchor: 'open', prompts: ['a red square'] })))
+      .rejects.toMatchObject({ name: 'NodeParamError', param: 'prompts' });
+  });
+
+  it('FitAttribution anchor "other": the concept replaced by the attribute\'s other values in turn, for the concept\'s and the keep prompts', async () => {
+    const fit = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, samples: 6, anchor: 'other', preserve: 1 }))).attribution as AttributionValue;
+    const e = fit.provenance.objective as { prompts: string[]; anchors: string[]; preserve: { prompts: string[]; anchors: string[] } };
+    const shape = (p: string) => parsePrompt(p).shape;
+    expect(e.anchors).toHaveLength(6);
+    e.prompts.forEach((p, i) => {
+      expect(shape(p)).toBe('circle');
+      expect(e.anchors[i]).toBe(substitutePrompt(p, 'shape', shape(e.anchors[i]!)!));
+    });
+    // The five other shapes in turn, never the concept.
+    expect(new Set(e.anchors.map(shape))).toEqual(new Set(['square', 'triangle', 'star', 'cross', 'heart']));
+    e.preserve.prompts.forEach((p, i) => {
+      const own = shape(p);
+      const anchor = shape(e.preserve.anchors[i]!);
+      expect(anchor).toBeDefined();
+      expect([own, 'circle']).not.toContain(anchor);
+      expect(e.preserve.anchors[i]).toBe(substitutePrompt(p, 'shape', anchor!));
+    });
+    const open = (await fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, samples: 6, anchor: 'open', preserve: 1 }))).attribution as AttributionValue;
+    expect(fit.value).not.toBeCloseTo(open.value, 3);
+    await expect(fitAttributionNode.execute(fakeCtx(), { model, components: undefined }, fitParams.parse({ ...fitSmall, anchor: 'other', prompts: ['a red square'] })))
       .rejects.toMatchObject({ name: 'NodeParamError', param: 'prompts' });
   });
 

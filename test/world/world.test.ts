@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ATTRIBUTES, CAPTION_TEMPLATES, DEFAULT_CONCEPTS, captionFor, extendConcepts, fillTemplate, openPrompt, parsePrompt,
+  ATTRIBUTES, CAPTION_TEMPLATES, DEFAULT_CONCEPTS, captionFor, extendConcepts, fillTemplate, openPrompt, parsePrompt, substitutePrompt,
   randomScene, registerColour, registerShape, registerStyle, renderBatch, renderScene, validateConcepts, worldVocabulary,
   type SceneLabels,
 } from '../../nodes/world/index.ts';
@@ -179,6 +179,20 @@ describe('captions', () => {
     expect(openPrompt(p, 'background')).toBe('an outlined white circle');
     expect(openPrompt('a red shape', 'shape')).toBe('a red shape');
     for (const attr of ATTRIBUTES) expect(parsePrompt(openPrompt(p, attr))[attr]).toBeUndefined();
+  });
+
+  it('substitutePrompt replaces the value one attribute names and fixes the article', () => {
+    const p = 'an outlined white circle on a gray background';
+    expect(substitutePrompt(p, 'shape', 'heart')).toBe('an outlined white heart on a gray background');
+    expect(substitutePrompt(p, 'colour', 'red')).toBe('an outlined red circle on a gray background');
+    expect(substitutePrompt(p, 'style', 'filled')).toBe('a filled white circle on a gray background');
+    expect(substitutePrompt(p, 'background', 'dotted')).toBe('an outlined white circle on a dotted background');
+    expect(substitutePrompt('a red square on a grey background', 'background', 'black')).toBe('a red square on a black background');
+    expect(substitutePrompt('a red shape', 'shape', 'star')).toBe('a red shape');
+    for (const attr of ATTRIBUTES) {
+      const other = DEFAULT_CONCEPTS[attr].find((v) => v !== parsePrompt(p)[attr])!;
+      expect(parsePrompt(substitutePrompt(p, attr, other))).toEqual({ ...parsePrompt(p), [attr]: other });
+    }
   });
 
   it('worldVocabulary covers every word any template can emit', () => {

@@ -23,8 +23,8 @@ export const fitParams = z.object({
   eta: z.number().min(0).max(1).default(0).describe('DDIM eta'),
   batch: z.number().int().min(1).max(256).default(16).describe('(x_t, t) pairs per gradient pass (also the sampling batch)'),
   seed: z.number().int().min(0).default(0).describe('Seed of prompts, noise and timesteps'),
-  anchor: z.enum(['auto', 'empty', 'open']).default('auto')
-    .describe('erase: the sg target\'s prompt — empty = "" (the paper); open = the prompt with the concept left open ("a red shape …" for circle), so J measures the concept alone; auto = open for a world concept (on shapes-tiny it erased every shape as far or further, and red and outline, which "" did not), else empty'),
+  anchor: z.enum(['auto', 'empty', 'open', 'other']).default('auto')
+    .describe('erase: the sg target\'s prompt — empty = "" (the paper); open = the prompt with the concept left open ("a red shape …" for circle), so J measures the concept alone; other = the prompt with the concept replaced by the attribute\'s other values in turn ("a red square …", "a red star …"), an anchor that never shows the concept (the open prompt shows it as often as the model draws it unasked); auto = open for a world concept (on shapes-tiny it erased every shape as far or further, and red and outline, which "" did not), else empty'),
   preserve: z.number().min(0).max(100).optional()
     .describe('erase: λ in J = ln J_concept − λ·ln J_keep (balance relative; J_concept − λ·J_keep with balance difference), J_keep = the same objective on prompts naming the other values of the concept\'s attribute (0 = the paper\'s J; unset = 1 for a world concept of a shape, colour or background, else 0: with Erase\'s rounds λ = 1 erased circle to 0.08 at keep 0.988 where 0 stopped at 0.22 / 0.952 on shapes-tiny — nodes/attribution/MEASUREMENTS.md; costs a second set of trajectories)'),
   balance: z.enum(['difference', 'relative']).default('relative')
