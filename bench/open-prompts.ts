@@ -2,10 +2,14 @@
 // concept's prompts towards these prompts, so a concept the model draws often unasked keeps that share in the erased
 // model: the open anchor's floor. For each concept: FitAttribution's prompts (its default template and seed) with the
 // attribute left open, sampled (DDIM 25, CFG 3) and read by the judge.
+// --out writes the first concept's samples as a grid: one row per value the judge read, most frequent first.
 // Run: npx tsx bench/open-prompts.ts [--model shapes-tiny] [--n 128] [--concepts heart,red,outline,striped]
-import { join } from 'node:path';
+//      [--out docs/figures/open-shape-prompts.png]
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initRuntime } from '../nodes/sdk/runtime.ts';
+import { gridPng, tensorToBatch, type ImageBatch } from '../nodes/sdk/image.ts';
 import { loadModel, sampleImages } from '../nodes/diffusion/api.ts';
 import { DEFAULT_TEMPLATE, planPrompts } from '../nodes/attribution/plan.ts';
 import { fitParams, planOf } from '../nodes/attribution/nodes/fit-attribution.ts';
@@ -18,8 +22,21 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'shapes-tiny' }, n: { type: 'string', default: '128' },
     concepts: { type: 'string', default: 'heart,red,outline,striped' }, template: { type: 'string', default: DEFAULT_TEMPLATE },
+    out: { type: 'string' },
   },
 });
+
+const COLUMNS = 12;
+
+/** One row per group of image indices (the first COLUMNS of each; short rows padded with empty tiles). */
+function writeGrid(out: string, batch: ImageBatch, rows: number[][]): void {
+  const size = batch.height * batch.width * 3;
+  const pixels = new Float32Array(rows.length * COLUMNS * size).fill(0.2);
+  rows.forEach((idx, r) => idx.slice(0, COLUMNS).forEach((i, c) => pixels.set(batch.pixels.subarray(i * size, (i + 1) * size), (r * COLUMNS + c) * size)));
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(`${out}.tmp`, gridPng({ pixels, n: rows.length * COLUMNS, height: batch.height, width: batch.width }, { columns: COLUMNS, scale: 3 }));
+  renameSync(`${out}.tmp`, out);
+}
 
 await initRuntime();
 const model = await loadModel(values.model!, MODELS);
@@ -33,10 +50,15 @@ for (const concept of values.concepts!.split(',')) {
   const open = prompts.map((p) => openPrompt(p, attr));
   const images = await sampleImages(model, open, open.map((_, i) => 1000 + i), { steps: 25, cfg: 3 });
   const { labels } = await judgeImages(judge, images);
+  const batch = await tensorToBatch(images);
   images.dispose();
   const counts = new Map<string, number>();
   for (const l of labels) counts.set(l[attr]!, (counts.get(l[attr]!) ?? 0) + 1);
   const sorted = [...counts].sort((a, b) => b[1] - a[1]);
+  if (values.out && concept === values.concepts!.split(',')[0]) {
+    writeGrid(values.out, batch, sorted.map(([v]) => labels.flatMap((l, i) => (l[attr] === v ? [i] : []))));
+    console.log(`grid → ${values.out} (rows: ${sorted.map(([v]) => v).join(', ')})`);
+  }
   console.log(`| ${attr} | ${open[0]} | ${sorted.map(([v, c]) => `${v} ${c}`).join(', ')} | ${concept} ${((counts.get(concept) ?? 0) / n * 100).toFixed(1)} % |`);
 }
 process.exit(0);
