@@ -139,11 +139,16 @@ export function autoPreserve(concept: string): { lambda: number; why: string } {
     : { lambda: 0, why: `${attr} has one other value, the complement of '${concept}'` };
 }
 
-/** Each prompt with the concept's attribute left open; throws when the prompts cannot leave it open. */
-function openAnchors(prompts: string[], concept: string): string[] {
+/** The attribute of a world concept that every prompt names; throws (saying why) otherwise. */
+function namedAttribute(concept: string, prompts: readonly string[]): Attribute {
   const why = whyNotOpen(concept, prompts);
   if (why !== undefined) throw new Error(why);
-  const attr = attributeOf(concept)!;
+  return attributeOf(concept)!;
+}
+
+/** Each prompt with the concept's attribute left open; throws when the prompts cannot leave it open. */
+function openAnchors(prompts: string[], concept: string): string[] {
+  const attr = namedAttribute(concept, prompts);
   return prompts.map((p) => openPrompt(p, attr));
 }
 
@@ -166,9 +171,7 @@ function otherValueAnchors(prompts: string[], attr: Attribute, concept: string):
  */
 function eraseAnchors(plan: FitPlan, prompts: string[]): { concept?: string[]; keep: (keepPrompts: string[]) => string[] | undefined } {
   if (plan.anchor !== 'open' && plan.anchor !== 'other') return { keep: () => undefined };
-  const why = whyNotOpen(plan.concept, prompts);
-  if (why !== undefined) throw new Error(why);
-  const attr = attributeOf(plan.concept)!;
+  const attr = namedAttribute(plan.concept, prompts);
   const of = (ps: string[]) => (plan.anchor === 'open' ? ps.map((p) => openPrompt(p, attr)) : otherValueAnchors(ps, attr, plan.concept));
   return { concept: of(prompts), keep: of };
 }
