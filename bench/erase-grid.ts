@@ -4,8 +4,7 @@
 // Run: npx tsx bench/erase-grid.ts [--model shapes-tiny] [--concepts circle,square,...] [--n 8] [--steps 25]
 //      [--erase '{"rounds":1,"rho":0.1}' (Erase params beside the defaults)] [--fit '{"template":"captions"}' (FitAttribution's)]
 //      [--out docs/figures/cad-erase-shapes.png]
-import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initRuntime, tf } from '../nodes/sdk/runtime.ts';
 import { loadModel, sampleImages } from '../nodes/diffusion/api.ts';
@@ -16,6 +15,7 @@ import type { TableValue } from '../nodes/sdk/index.ts';
 import { erasureProtocol } from '../nodes/evaluation/protocols/erasure.ts';
 import { loadJudge, judgeImages } from '../nodes/evaluation/judge.ts';
 import { attributeOf } from '../nodes/world/concepts.ts';
+import { writeFileAtomic } from '../server/store/artifacts.ts';
 import { benchCtx, fit } from './attribution.bench.ts';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
@@ -54,8 +54,6 @@ for (const concept of values.concepts!.split(',')) {
 const all = tf.concat(rows);
 const png = gridPng(await tensorToBatch(all), { columns: n, scale: 3 });
 tf.dispose([all, ...rows]);
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(`${values.out}.tmp`, png);
-renameSync(`${values.out}.tmp`, values.out!);
+await writeFileAtomic(values.out!, png);
 console.log(`${values.out}: rows = per concept the unedited model, then CAD-Erase (defaults + fit ${values.fit}, erase ${values.erase}); prompts = the protocol's first ${n} target prompts`);
 console.log(lines.join('\n'));
