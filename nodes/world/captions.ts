@@ -61,26 +61,37 @@ function words(text: string): string[] {
   return text.toLowerCase().split(/[^a-z0-9-]+/).filter(Boolean);
 }
 
+type NamedValue = { attr: keyof SceneLabels; value: string };
+
 /**
- * The exact labels a prompt names: "<value> background" names the background; other words that are
- * concept values (or style words / aliases) name their attribute. Unnamed attributes are absent, and so are
+ * Reads one word of a prompt: "<value> background" names the background; other words that are concept values (or
+ * style words / aliases) name their attribute.
+ */
+function wordReader(concepts: WorldConcepts): (word: string, next: string | undefined) => NamedValue | undefined {
+  const styleByWord = new Map(concepts.style.map((s) => [styleWord(s), s]));
+  return (w, next) => {
+    if (next === 'background') {
+      const bg = BACKGROUND_ALIASES[w] ?? w;
+      if (concepts.background.includes(bg)) return { attr: 'background', value: bg };
+    }
+    if (concepts.shape.includes(w)) return { attr: 'shape', value: w };
+    if (concepts.colour.includes(w)) return { attr: 'colour', value: w };
+    const style = styleByWord.get(w) ?? (concepts.style.includes(w) ? w : STYLE_ALIASES[w]);
+    return style !== undefined && concepts.style.includes(style) ? { attr: 'style', value: style } : undefined;
+  };
+}
+
+/**
+ * The exact labels a prompt names (each word read by wordReader). Unnamed attributes are absent, and so are
  * attributes the prompt names twice with different values ("a circle and a square" has no exact shape).
  */
 export function parsePrompt(text: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): Partial<SceneLabels> {
   const ws = words(text);
   const named = new Map<keyof SceneLabels, Set<string>>();
-  const name = (attr: keyof SceneLabels, value: string) => named.set(attr, (named.get(attr) ?? new Set()).add(value));
-  const styleByWord = new Map(concepts.style.map((s) => [styleWord(s), s]));
+  const read = wordReader(concepts);
   for (let i = 0; i < ws.length; i++) {
-    const w = ws[i]!;
-    if (ws[i + 1] === 'background') {
-      const bg = BACKGROUND_ALIASES[w] ?? w;
-      if (concepts.background.includes(bg)) { name('background', bg); continue; }
-    }
-    const style = styleByWord.get(w) ?? (concepts.style.includes(w) ? w : STYLE_ALIASES[w]);
-    if (concepts.shape.includes(w)) name('shape', w);
-    else if (concepts.colour.includes(w)) name('colour', w);
-    else if (style !== undefined && concepts.style.includes(style)) name('style', style);
+    const n = read(ws[i]!, ws[i + 1]);
+    if (n) named.set(n.attr, (named.get(n.attr) ?? new Set()).add(n.value));
   }
   const out: Partial<SceneLabels> = {};
   for (const attr of ATTRIBUTES) {
@@ -117,22 +128,14 @@ export function openPrompt(text: string, attr: keyof SceneLabels, concepts: Worl
 
 /**
  * The prompt with the value it names for one attribute replaced by `value` ("a red heart" → "a red circle"; "an
- * outlined …" → "a filled …"; "on a striped background" → "on a dotted background"); articles are fixed. A prompt that
- * does not name the attribute comes back unchanged.
+ * outlined …" → "a filled …"; "on a striped background" → "on a dotted background"), its words read as parsePrompt
+ * reads them; articles are fixed. A prompt that does not name the attribute comes back unchanged.
  */
 export function substitutePrompt(text: string, attr: keyof SceneLabels, value: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): string {
   const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const styleByWord = new Map(concepts.style.flatMap((s) => [[s, s], [styleWord(s), s]] as const));
-  const out = ws.map((w, i) => {
-    const bare = w.replace(/[^a-z0-9-]/g, '');
-    const beforeBackground = ws[i + 1] === 'background';
-    if (attr === 'background' && beforeBackground && concepts.background.includes(BACKGROUND_ALIASES[bare] ?? bare)) return w.replace(bare, value);
-    if (beforeBackground) return w;
-    if (attr === 'shape' && concepts.shape.includes(bare)) return w.replace(bare, value);
-    if (attr === 'colour' && concepts.colour.includes(bare)) return w.replace(bare, value);
-    if (attr === 'style' && styleByWord.has(bare)) return w.replace(bare, styleWord(value));
-    return w;
-  });
+  const bare = ws.map((w) => w.replace(/[^a-z0-9-]/g, ''));
+  const read = wordReader(concepts);
+  const out = ws.map((w, i) => (read(bare[i]!, bare[i + 1])?.attr === attr ? w.replace(bare[i]!, attr === 'style' ? styleWord(value) : value) : w));
   return out.map((w, i) => (w === 'a' || w === 'an' ? article(out[i + 1] ?? '') : w)).join(' ');
 }
 

@@ -189,6 +189,8 @@ describe('captions', () => {
     expect(substitutePrompt(p, 'background', 'dotted')).toBe('an outlined white circle on a dotted background');
     expect(substitutePrompt('a red square on a grey background', 'background', 'black')).toBe('a red square on a black background');
     expect(substitutePrompt('a red shape', 'shape', 'star')).toBe('a red shape');
+    // Words are read as parsePrompt reads them, style aliases included.
+    expect(substitutePrompt('a solid red heart', 'style', 'outline')).toBe('an outlined red heart');
     for (const attr of ATTRIBUTES) {
       const other = DEFAULT_CONCEPTS[attr].find((v) => v !== parsePrompt(p)[attr])!;
       expect(parsePrompt(substitutePrompt(p, attr, other))).toEqual({ ...parsePrompt(p), [attr]: other });
