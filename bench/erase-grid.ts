@@ -15,7 +15,7 @@ import type { TableValue } from '../nodes/sdk/index.ts';
 import { erasureProtocol } from '../nodes/evaluation/protocols/erasure.ts';
 import { loadJudge, judgeImages } from '../nodes/evaluation/judge.ts';
 import { attributeOf } from '../nodes/world/concepts.ts';
-import { writeFileAtomic } from '../server/store/artifacts.ts';
+import { writeFileAtomic } from '../nodes/sdk/files.ts';
 import { benchCtx, fit } from './attribution.bench.ts';
 
 const MODELS = join(import.meta.dirname, '..', 'models');

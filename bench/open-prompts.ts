@@ -15,7 +15,7 @@ import { fitParams, planOf } from '../nodes/attribution/nodes/fit-attribution.ts
 import { openPrompt } from '../nodes/world/captions.ts';
 import { attributeOf } from '../nodes/world/concepts.ts';
 import { loadJudge, judgeImages } from '../nodes/evaluation/judge.ts';
-import { writeFileAtomic } from '../server/store/artifacts.ts';
+import { writeFileAtomic } from '../nodes/sdk/files.ts';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 const { values } = parseArgs({

@@ -10,7 +10,8 @@ import type { RunListener } from './engine/engine.ts';
 import { loadRegistry, MODELS_DIR, REPO_ROOT, type NodeRegistry } from './engine/registry.ts';
 import { applyOverrides, InputError, parseSetArg, readWorkflowFile } from './engine/workflow-file.ts';
 import { validateWorkflow, type ValidationError } from './engine/validate.ts';
-import { ArtifactStore, writeFileAtomic } from './store/artifacts.ts';
+import { ArtifactStore } from './store/artifacts.ts';
+import { writeFileAtomic } from '../nodes/sdk/files.ts';
 import { RunStore } from './store/db.ts';
 import { resolveInside } from './paths.ts';
 

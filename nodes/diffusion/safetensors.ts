@@ -1,9 +1,9 @@
 // safetensors read/write: 8-byte little-endian header length, a JSON header
 // { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } }, then the data.
 // Reads F32 (zero-copy when aligned), F16 and BF16 (decoded to float32); writes F32 and F16.
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
+import { writeFileAtomic } from '../sdk/files.ts';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -235,19 +235,11 @@ export function serializeSafetensors(
   return out;
 }
 
-/** Writes a safetensors file atomically (temp file in the same folder, then rename). */
+/** Writes a safetensors file atomically (temp file in the same folder, then rename; the folder is created). */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
   opts: WriteOptions = {},
 ): Promise<void> {
-  const bytes = serializeSafetensors(tensors, opts);
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, serializeSafetensors(tensors, opts));
 }

@@ -1,7 +1,7 @@
 // Evaluation model folders (models/shapes-judge, models/shapes-clip): config.json + model.safetensors (+ metrics,
 // MODEL_CARD.md). Loaded once per folder and file version, shared by every node and run in the process.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
@@ -9,6 +9,7 @@ import { tf } from '../sdk/runtime.ts';
 import { parseSafetensors, serializeSafetensors } from '../diffusion/safetensors.ts';
 import { resolveModelDir } from '../diffusion/model-handle.ts';
 import { flatFrom, namedArrays, type ParamLayout } from './params.ts';
+import { writeFileAtomic } from '../sdk/files.ts';
 
 export interface LoadedModel<C> {
   readonly dir: string;
@@ -19,18 +20,12 @@ export interface LoadedModel<C> {
   readonly weights: ReadonlyMap<string, Tensor>;
 }
 
-async function writeAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  await writeFile(path + '.tmp', bytes);
-  await rename(path + '.tmp', path);
-}
-
 /** Writes config.json, model.safetensors (F32) and metrics.json; returns the weights' sha256. */
 export async function saveEvalModel(dir: string, config: object, layout: ParamLayout, flat: Float32Array, metrics?: object): Promise<string> {
-  await mkdir(dir, { recursive: true });
   const bytes = serializeSafetensors(namedArrays(layout, flat), { metadata: { format: 'cadflow-eval', kind: String((config as { kind?: string }).kind) } });
-  await writeAtomic(join(dir, 'model.safetensors'), bytes);
-  await writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  if (metrics) await writeAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+  await writeFileAtomic(join(dir, 'model.safetensors'), bytes);
+  await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  if (metrics) await writeFileAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
   return createHash('sha256').update(bytes).digest('hex');
 }
 

@@ -1,6 +1,6 @@
 // Renders the world's overview picture: a 6×6 grid of every default shape × colour, backgrounds and styles
 // mixed so each row and column shows all of them. Usage: npx tsx nodes/world/docs-grid.ts [out.png] [seed]
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../sdk/files.ts';
 import { gridPng } from '../sdk/image.ts';
 import { DEFAULT_CONCEPTS, type SceneLabels } from './concepts.ts';
 import { IMAGE_SIZE, renderBatch } from './render.ts';
@@ -21,8 +21,6 @@ export function overviewPng(seed: number): Uint8Array {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const out = process.argv[2] ?? 'docs/world.png';
-  const tmp = `${out}.${process.pid}.tmp`;
-  await writeFile(tmp, overviewPng(Number(process.argv[3] ?? 2026)));
-  await rename(tmp, out);
+  await writeFileAtomic(out, overviewPng(Number(process.argv[3] ?? 2026)));
   console.log(`wrote ${out}`);
 }

@@ -1,21 +1,14 @@
 // Content-addressed artifact files: <root>/<aa>/<sha256> plus a small <sha256>.json with mime and name.
 // Writes are atomic (temp file + rename), so a crash never leaves a half-written artifact under its id.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { ArtifactRef } from '../../nodes/sdk/define.ts';
+import { writeFileAtomic } from '../../nodes/sdk/files.ts';
 import type { ArtifactSink } from '../engine/engine.ts';
 import { resolveInside } from '../paths.ts';
 
 export const ARTIFACT_ID = /^[0-9a-f]{64}$/;
-
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
 
 export class ArtifactStore implements ArtifactSink {
   constructor(readonly root: string) {}

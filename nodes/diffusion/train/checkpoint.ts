@@ -2,8 +2,9 @@
 // so the step is the whole RNG state) and model export (EMA weights + config.json).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../sdk/files.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import type { ParamLayout } from './gradients.ts';
@@ -26,7 +27,6 @@ export function configHash(cfg: ModelConfig): string {
 }
 
 export async function saveCheckpoint(path: string, st: TrainState, cfg: ModelConfig, settings: TrainSettings): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const flat = (data: Float32Array): TensorToWrite => ({ shape: [data.length], data });
   await writeSafetensors(path, { params: flat(st.params), ema: flat(st.ema), adam_m: flat(st.adamM), adam_v: flat(st.adamV) }, {
     metadata: {
@@ -62,11 +62,8 @@ export function unflatten(flat: Float32Array, layout: ParamLayout): Map<string, 
 
 /** Writes a loadable model folder: config.json + model.safetensors (the given flat weights). Returns its sha256. */
 export async function exportModel(dir: string, flat: Float32Array, layout: ParamLayout, cfg: ModelConfig, meta: Record<string, string>): Promise<string> {
-  await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, 'model.safetensors');
   await writeSafetensors(weightsPath, unflatten(flat, layout), { metadata: { format: 'pt', ...meta } });
-  const tmp = join(dir, `config.json.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(cfg, null, 2) + '\n');
-  await rename(tmp, join(dir, 'config.json'));
+  await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   return createHash('sha256').update(await readFile(weightsPath)).digest('hex');
 }

@@ -3,9 +3,9 @@
 // (models/shapes-judge) on held-out prompts with fixed seeds, when the judge is there.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../sdk/files.ts';
 import { gridPng, tensorToBatch } from '../../sdk/image.ts';
 import { DEFAULT_CONCEPTS, randomScene } from '../../world/index.ts';
 import { fillTemplate } from '../../world/captions.ts';
@@ -30,12 +30,6 @@ export interface CardInputs {
   figures?: Record<string, string>;
 }
 
-async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 /** Held-out prompts: random full descriptions from a seed stream disjoint from training's (seed, step, shard). */
 export function heldOutPrompts(n: number, seed = 20261125): { prompts: string[]; labels: Record<string, string>[]; seeds: number[] } {
   const labels = Array.from({ length: n }, (_, i) => ({ ...randomScene(mixSeeds(seed, i)) }));
@@ -54,7 +48,7 @@ export async function writeModelCard(inp: CardInputs): Promise<string> {
     shape, colour, background: DEFAULT_CONCEPTS.background[(r + c) % 4], style: DEFAULT_CONCEPTS.style[(r + 2 * c) % 2 === 0 ? 0 : 1],
   })));
   const gridImages = await sampleImages(handle, grid, grid.map((_, i) => 1000 + i), SAMPLING);
-  await atomicWrite(join(inp.modelDir, 'samples.png'), gridPng(await tensorToBatch(gridImages), { columns: 6, scale: 3 }));
+  await writeFileAtomic(join(inp.modelDir, 'samples.png'), gridPng(await tensorToBatch(gridImages), { columns: 6, scale: 3 }));
   gridImages.dispose();
 
   const weights = handle.weights();
@@ -115,6 +109,6 @@ seeds 1000–1035, DDIM ${SAMPLING.steps} steps, CFG ${SAMPLING.cfg}, eta ${SAMP
 - \`config.json\` — diffusers-style UNet config + text encoder, tokenizer vocabulary, scheduler, cadflow fields.
 - \`model.safetensors\` — F32, sha256 \`${sha}\`.
 `;
-  await atomicWrite(join(inp.modelDir, 'MODEL_CARD.md'), card);
+  await writeFileAtomic(join(inp.modelDir, 'MODEL_CARD.md'), card);
   return card;
 }

@@ -1,6 +1,7 @@
 // Argument parsing and model-card writing shared by the evaluation training scripts.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../sdk/files.ts';
 import { existsSync } from 'node:fs';
 import { readSafetensors } from '../../diffusion/safetensors.ts';
 import { flatFrom, type ParamLayout } from '../params.ts';
@@ -52,17 +53,13 @@ export async function writeModelCard(dir: string, card: ModelCard): Promise<void
     '## Files', '', `- \`model.safetensors\` sha256 \`${card.sha256}\``, '- `config.json`: architecture and class names', '',
   ].join('\n');
   const path = join(dir, 'MODEL_CARD.md');
-  await writeFile(path + '.tmp', text);
-  await rename(path + '.tmp', path);
+  await writeFileAtomic(path, text);
 }
 
 /** A raw training checkpoint (flat parameters + seconds trained): `<path>.f32` and `<path>.json`. */
 export async function writeCheckpoint(path: string, flat: Float32Array, seconds: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path + '.f32.tmp', new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength));
-  await rename(path + '.f32.tmp', path + '.f32');
-  await writeFile(path + '.json.tmp', JSON.stringify({ size: flat.length, seconds }));
-  await rename(path + '.json.tmp', path + '.json');
+  await writeFileAtomic(path + '.f32', new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength));
+  await writeFileAtomic(path + '.json', JSON.stringify({ size: flat.length, seconds }));
 }
 
 /** A `.f32`/`.json` checkpoint, or a model folder (model.safetensors + metrics.json) to continue training from. */
