@@ -114,13 +114,8 @@ function freshSeed(seed: number, k: number): number {
   return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b)) >>> 1;
 }
 
-/**
- * The erase objective on `weights`' own trajectories; the stop-gradient targets come from `targetWeights` (default the
- * same weights; Erase's rounds with guidance pass the unedited model's).
- */
 export async function eraseObjective(
   den: Denoiser, weights: ReadonlyMap<string, tf.Tensor>, plan: ErasePlan, hooks: GradientHooks = {},
-  targetWeights: ReadonlyMap<string, tf.Tensor> = weights,
 ): Promise<Objective> {
   const stepsToScore = spreadSteps(plan.steps, plan.timesteps);
   const requests: TrajectoryRequest[] = [];
@@ -153,7 +148,7 @@ export async function eraseObjective(
           anchor: (anchors ? tf.gather(anchors, rows) : tf.tile(uncond, [chunk.length, 1, 1])) as tf.Tensor3D,
         })));
       }
-      const targets = await eraseTargets(den, targetWeights, inputs, plan.guidance ?? 0, hooks, workersFor(hooks, latents.length));
+      const targets = await eraseTargets(den, weights, inputs, plan.guidance ?? 0, hooks, workersFor(hooks, latents.length));
       inputs.forEach((b, i) => batches.push({ xt: b.xt, ts: b.ts, cond: b.cond, target: targets[i]! }));
     } catch (err) {
       inputs.forEach((b) => tf.dispose([b.xt, b.cond]));

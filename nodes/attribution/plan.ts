@@ -180,20 +180,15 @@ export function modelConfigOf(handle: ModelHandle): ModelConfig {
   return handle.config as unknown as ModelConfig;
 }
 
-/**
- * The plan's objective on `handle`; an erase objective's stop-gradient targets come from `targetHandle` when given
- * (the unedited model, for Erase's rounds with guidance), else from `handle`.
- */
-export async function buildObjective(handle: ModelHandle, plan: FitPlan, hooks: GradientHooks = {}, targetHandle?: ModelHandle): Promise<Objective> {
+export async function buildObjective(handle: ModelHandle, plan: FitPlan, hooks: GradientHooks = {}): Promise<Objective> {
   const config = modelConfigOf(handle);
   const weights = handle.weights();
-  const targetWeights = targetHandle?.weights() ?? weights;
   const den = cadflowDenoiser(config, weights);
   const { prompts, seeds, labels } = planPrompts(plan);
   if (plan.objective === 'erase') {
     const erase = (ps: string[], ss: number[], anchors: string[] | undefined) => eraseObjective(den, weights, {
       prompts: ps, seeds: ss, anchors, guidance: plan.guidance, steps: plan.steps, cfg: plan.cfg, eta: plan.eta, timesteps: plan.timesteps, mode: plan.mode, batch: plan.batch,
-    }, hooks, targetWeights);
+    }, hooks);
     const anchors = eraseAnchors(plan, prompts);
     const target = await erase(prompts, seeds, anchors.concept);
     if (!plan.preserve) return target;

@@ -62,8 +62,7 @@ export async function iteratedSelection(
       if (result.check?.stop || result.check?.spoiled || round === rounds) break;
       hooks.throwIfAborted?.();
       const roundPlan = { ...plan!, seed: plan!.seed + round };
-      // With guidance the targets stay the unedited model's: refitted ones would make η a mere scale of the residual.
-      const objective = await buildObjective(edited, roundPlan, hooks, plan!.guidance ? model : undefined);
+      const objective = await buildObjective(edited, roundPlan, hooks);
       try {
         current = await fitAttribution(attr.set, objective, edited.weights(), hooks, { plan: roundPlan });
       } finally {
