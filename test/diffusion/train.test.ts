@@ -50,6 +50,9 @@ describe('micro preset training', { timeout: 300_000 }, () => {
     });
     const straight = await run('a', 3, false);
     expect(straight.steps).toBe(3);
+    // Each step's time splits into the shards' gradients and the optimiser after them.
+    expect(straight.gradientMs).toHaveLength(3);
+    straight.gradientMs.forEach((g, i) => expect(g > 0 && g <= straight.stepMs[i]!).toBe(true));
     await run('b', 2, false);
     const resumed = await run('b', 3, true);
     expect(resumed.steps).toBe(3);

@@ -41,6 +41,8 @@ export interface TrainResult {
   msPerStep: number;
   /** Wall time of each step of this run (gradients, all-reduce, Adam, EMA), for warm-up-free medians. */
   stepMs: number[];
+  /** Per step, the part spent computing the shards' gradients (the rest is the optimiser on this thread). */
+  gradientMs: number[];
   elapsedMs: number;
   weightsSha256: string;
 }
@@ -168,6 +170,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let smooth = NaN;
   const losses: number[] = [];
   const stepMs: number[] = [];
+  const gradientMs: number[] = [];
   let weightsSha256 = '';
 
   const checkpoint = async (final: boolean) => {
@@ -191,6 +194,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (opts.maxMinutes !== undefined && Date.now() - runStart > opts.maxMinutes * 60_000) { stopReason = 'time'; break; }
       const stepStart = performance.now();
       const loss = await pool.step(st.step);
+      gradientMs.push(performance.now() - stepStart);
       summed.set(grads.subarray(0, layout.total));
       for (let k = 1; k < shards; k++) {
         const g = grads.subarray(k * layout.total, (k + 1) * layout.total);
@@ -246,6 +250,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     lastLosses: mean(losses.slice(-tenth)),
     msPerStep: (Date.now() - runStart) / Math.max(1, st.step - startStep),
     stepMs,
+    gradientMs,
     elapsedMs: st.elapsedMs,
     weightsSha256,
   };
