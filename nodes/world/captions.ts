@@ -101,29 +101,31 @@ export function parsePrompt(text: string, concepts: WorldConcepts = DEFAULT_CONC
   return out;
 }
 
+/** Words joined, each "a"/"an" fixed for the word after it. */
+function withArticles(ws: string[]): string {
+  return ws.map((w, i) => (w === 'a' || w === 'an' ? article(ws[i + 1] ?? '') : w)).join(' ');
+}
+
 /**
  * The prompt with one attribute left open, as the training captions leave it: the shape word becomes "shape",
- * a colour or style word is dropped, "on a … background" is dropped; articles are fixed. A prompt that does not
- * name the attribute comes back unchanged.
+ * a colour or style word is dropped, "on a … background" is dropped; its words read as parsePrompt reads them;
+ * articles are fixed. A prompt that does not name the attribute comes back unchanged.
  */
 export function openPrompt(text: string, attr: keyof SceneLabels, concepts: WorldConcepts = DEFAULT_CONCEPTS): string {
   const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const styleWords = new Set(concepts.style.flatMap((s) => [s, styleWord(s)]));
+  const bare = ws.map((w) => w.replace(/[^a-z0-9-]/g, ''));
+  const read = wordReader(concepts);
   const out: string[] = [];
   for (let i = 0; i < ws.length; i++) {
-    const w = ws[i]!;
-    const bare = w.replace(/[^a-z0-9-]/g, '');
-    const beforeBackground = ws[i + 1] === 'background';
-    if (attr === 'background' && w === 'on' && ws[i + 3] === 'background' && concepts.background.includes(BACKGROUND_ALIASES[ws[i + 2]!] ?? ws[i + 2]!)) {
-      i += 3;
+    if (attr === 'background' && bare[i] === 'on' && read(bare[i + 2] ?? '', bare[i + 3])?.attr === 'background') {
+      i += 3; // "on a <value> background" goes as a whole
       continue;
     }
-    if (!beforeBackground && attr === 'shape' && concepts.shape.includes(bare)) { out.push(w.replace(bare, 'shape')); continue; }
-    if (!beforeBackground && attr === 'colour' && concepts.colour.includes(bare)) continue;
-    if (!beforeBackground && attr === 'style' && styleWords.has(bare)) continue;
-    out.push(w);
+    const named = read(bare[i]!, bare[i + 1])?.attr === attr;
+    if (named && attr === 'shape') out.push(ws[i]!.replace(bare[i]!, 'shape'));
+    else if (!named || attr === 'background') out.push(ws[i]!);
   }
-  return out.map((w, i) => (w === 'a' || w === 'an' ? article(out[i + 1] ?? '') : w)).join(' ');
+  return withArticles(out);
 }
 
 /**
@@ -135,8 +137,7 @@ export function substitutePrompt(text: string, attr: keyof SceneLabels, value: s
   const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
   const bare = ws.map((w) => w.replace(/[^a-z0-9-]/g, ''));
   const read = wordReader(concepts);
-  const out = ws.map((w, i) => (read(bare[i]!, bare[i + 1])?.attr === attr ? w.replace(bare[i]!, attr === 'style' ? styleWord(value) : value) : w));
-  return out.map((w, i) => (w === 'a' || w === 'an' ? article(out[i + 1] ?? '') : w)).join(' ');
+  return withArticles(ws.map((w, i) => (read(bare[i]!, bare[i + 1])?.attr === attr ? w.replace(bare[i]!, attr === 'style' ? styleWord(value) : value) : w)));
 }
 
 /** Every word the caption templates can emit for these concepts, sorted. */

@@ -179,6 +179,10 @@ describe('captions', () => {
     expect(openPrompt(p, 'background')).toBe('an outlined white circle');
     expect(openPrompt('a red shape', 'shape')).toBe('a red shape');
     for (const attr of ATTRIBUTES) expect(parsePrompt(openPrompt(p, attr))[attr]).toBeUndefined();
+    // Words are read as parsePrompt reads them: style and background aliases, a colour word before "background".
+    expect(openPrompt('a solid red heart', 'style')).toBe('a red heart');
+    expect(openPrompt('a red star on a grey background', 'background')).toBe('a red star');
+    expect(openPrompt('a star on a red background', 'colour')).toBe('a star on a background');
   });
 
   it('substitutePrompt replaces the value one attribute names and fixes the article', () => {
