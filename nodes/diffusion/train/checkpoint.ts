@@ -2,11 +2,10 @@
 // so the step is the whole RNG state) and model export (EMA weights + config.json).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../sdk/files.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
+import { readSafetensors, serializeSafetensors, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import type { ParamLayout } from './gradients.ts';
 import { sizeOf } from './gradients.ts';
 import type { TrainSettings } from './presets.ts';
@@ -62,8 +61,8 @@ export function unflatten(flat: Float32Array, layout: ParamLayout): Map<string, 
 
 /** Writes a loadable model folder: config.json + model.safetensors (the given flat weights). Returns its sha256. */
 export async function exportModel(dir: string, flat: Float32Array, layout: ParamLayout, cfg: ModelConfig, meta: Record<string, string>): Promise<string> {
-  const weightsPath = join(dir, 'model.safetensors');
-  await writeSafetensors(weightsPath, unflatten(flat, layout), { metadata: { format: 'pt', ...meta } });
+  const bytes = serializeSafetensors(unflatten(flat, layout), { metadata: { format: 'pt', ...meta } });
+  await writeFileAtomic(join(dir, 'model.safetensors'), bytes);
   await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-  return createHash('sha256').update(await readFile(weightsPath)).digest('hex');
+  return createHash('sha256').update(bytes).digest('hex');
 }
