@@ -101,6 +101,12 @@ export function parsePrompt(text: string, concepts: WorldConcepts = DEFAULT_CONC
   return out;
 }
 
+/** A prompt's words as written (lower-cased, punctuation kept, for rewriting) and bare (as wordReader reads them). */
+function promptWords(text: string): { ws: string[]; bare: string[] } {
+  const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  return { ws, bare: ws.map((w) => w.replace(/[^a-z0-9-]/g, '')) };
+}
+
 /** Words joined, each "a"/"an" fixed for the word after it. */
 function withArticles(ws: string[]): string {
   return ws.map((w, i) => (w === 'a' || w === 'an' ? article(ws[i + 1] ?? '') : w)).join(' ');
@@ -112,8 +118,7 @@ function withArticles(ws: string[]): string {
  * articles are fixed. A prompt that does not name the attribute comes back unchanged.
  */
 export function openPrompt(text: string, attr: keyof SceneLabels, concepts: WorldConcepts = DEFAULT_CONCEPTS): string {
-  const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const bare = ws.map((w) => w.replace(/[^a-z0-9-]/g, ''));
+  const { ws, bare } = promptWords(text);
   const read = wordReader(concepts);
   const out: string[] = [];
   for (let i = 0; i < ws.length; i++) {
@@ -134,8 +139,7 @@ export function openPrompt(text: string, attr: keyof SceneLabels, concepts: Worl
  * reads them; articles are fixed. A prompt that does not name the attribute comes back unchanged.
  */
 export function substitutePrompt(text: string, attr: keyof SceneLabels, value: string, concepts: WorldConcepts = DEFAULT_CONCEPTS): string {
-  const ws = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const bare = ws.map((w) => w.replace(/[^a-z0-9-]/g, ''));
+  const { ws, bare } = promptWords(text);
   const read = wordReader(concepts);
   return withArticles(ws.map((w, i) => (read(bare[i]!, bare[i + 1])?.attr === attr ? w.replace(bare[i]!, attr === 'style' ? styleWord(value) : value) : w)));
 }
