@@ -1,6 +1,7 @@
 // The tensor runtime: one tfjs instance for the whole process, backend chosen once.
 // Order: tfjs-node-gpu (CUDA) → tfjs-node → wasm (SIMD) → cpu; CADFLOW_BACKEND overrides.
 import * as tf from '@tensorflow/tfjs';
+import { useHeapTranspose } from './transpose.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 let ready: Promise<BackendInfo> | undefined;
@@ -50,6 +51,7 @@ async function select(): Promise<BackendInfo> {
       if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
         if (await tf.setBackend('wasm')) {
           shareIdentityBuffers('wasm');
+          useHeapTranspose('wasm');
           const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
           return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', simd, threads: 1 };
         }
