@@ -6,6 +6,7 @@ import {
   addPerSampleChannels, batchMatMul, conv2d, dense, FlatAdam, gelu, groupNorm, layerNorm, pixelShuffle2, pixelUnshuffle2, silu,
   upsampleNearest2,
 } from '../../nodes/diffusion/ops/index.ts';
+import { customOp } from '../../nodes/diffusion/ops/custom-op.ts';
 
 function rand(shape: number[], seed: number): Float32Array {
   let s = seed >>> 0;
@@ -166,6 +167,30 @@ describe('ops gradients (wasm custom grads vs cpu autodiff and finite difference
       expect(Math.abs(ours.grads[0][((n * 3 + i) * 3 + j) * 4 + c] - s)).toBeLessThan(1e-5);
     }
     await finiteDiffCheck(f, inputs, 0, ours.grads[0]);
+  });
+});
+
+describe('customOp', () => {
+  it('computes only the gradients autodiff asks for, and those right', async () => {
+    await initRuntime();
+    const calls = [0, 0];
+    const scaledProduct = (a: Tensor, b: Tensor) => customOp([a, b], (save) => {
+      save([a, b]);
+      return tf.mul(a, b);
+    }, (dy, [as, bs]) => [() => (calls[0]++, tf.mul(dy, bs)), () => (calls[1]++, tf.mul(dy, as))]);
+    const a = tf.tensor1d([1, 2, 3]);
+    const frozen = tf.tensor1d([4, 5, 6]);
+    const before = tf.memory().numTensors;
+    // a feeds the op through another op, so the tape keeps its path; `frozen` does not depend on a.
+    const g = tf.grad((x: Tensor) => tf.sum(scaledProduct(tf.mul(x, 2), frozen)))(a);
+    expect(Array.from(g.dataSync())).toEqual([8, 10, 12]);
+    expect(calls).toEqual([1, 0]);
+    const both = tf.grads((x: Tensor, y: Tensor) => tf.sum(scaledProduct(x, y)))([a, frozen]);
+    expect(both.map((t) => Array.from(t.dataSync()))).toEqual([[4, 5, 6], [1, 2, 3]]);
+    expect(calls).toEqual([2, 1]);
+    tf.dispose([g, ...both]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, frozen]);
   });
 });
 

@@ -2,6 +2,7 @@
 // (no Conv2DBackpropFilter kernel there). Kernel layout [kh, kw, cin, cout] (tfjs); bias [cout].
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import { customOp } from './custom-op.ts';
 import { matMulBias, matMulPlain, sumRows } from './linear.ts';
 
 /** Padding (before, after) that TF's SAME rule gives for one spatial axis. */
@@ -76,31 +77,20 @@ function convInputGrad(dy: Tensor4D, w: Tensor4D, xShape: [number, number, numbe
   });
 }
 
-/** One customGrad per (stride, bias): customGrad functions take tensors only. */
-type ConvFn = (x: Tensor4D, w: Tensor4D, b?: Tensor1D) => Tensor4D;
-const convFns = new Map<string, ConvFn>();
-function convFn(stride: number, withBias: boolean): ConvFn {
-  const key = `${stride}:${withBias}`;
-  let f = convFns.get(key);
-  if (!f) {
-    f = tf.customGrad(((...args: unknown[]) => {
-      const save = args.pop() as (t: Tensor[]) => void;
-      const [x, w, b] = args as [Tensor4D, Tensor4D, Tensor1D | undefined];
-      save([x, w]);
-      return {
-        // FusedConv2D adds the bias inside XNNPACK's convolution instead of a separate broadcasting Add.
-        value: b ? tf.fused.conv2d({ x, filter: w, strides: stride, pad: 'same', bias: b }) : tf.conv2d(x, w, stride, 'same'),
-        gradFunc: (dy: Tensor4D, saved: Tensor[]) => {
-          const [xs, ws] = saved as [Tensor4D, Tensor4D];
-          const grads: Tensor[] = [convInputGrad(dy, ws, xs.shape, stride), convWeightGrad(xs, dy, ws.shape[0], ws.shape[1], stride)];
-          if (withBias) grads.push(sumRows(tf.reshape(dy, [-1, dy.shape[3]]) as Tensor2D));
-          return grads;
-        },
-      };
-    }) as any) as ConvFn;
-    convFns.set(key, f);
-  }
-  return f;
+/** SAME conv with hand-written gradients; each input's gradient is computed only if autodiff needs it. */
+function convOp(x: Tensor4D, w: Tensor4D, b: Tensor1D | undefined, stride: 1 | 2): Tensor4D {
+  return customOp(b ? [x, w, b] : [x, w], (save) => {
+    save([x, w]);
+    // FusedConv2D adds the bias inside XNNPACK's convolution instead of a separate broadcasting Add.
+    return b ? tf.fused.conv2d({ x, filter: w, strides: stride, pad: 'same', bias: b }) : tf.conv2d(x, w, stride, 'same');
+  }, (dy, saved) => {
+    const [xs, ws] = saved as [Tensor4D, Tensor4D];
+    return [
+      () => convInputGrad(dy, ws, xs.shape, stride),
+      () => convWeightGrad(xs, dy, ws.shape[0], ws.shape[1], stride),
+      () => sumRows(tf.reshape(dy, [-1, dy.shape[3]]) as Tensor2D),
+    ].slice(0, b ? 3 : 2);
+  });
 }
 
 /**
@@ -116,6 +106,6 @@ export function conv2d(x: Tensor4D, w: Tensor4D, b?: Tensor1D, stride: 1 | 2 = 1
       const w2 = tf.reshape(w, [cin, cout]) as Tensor2D;
       return tf.reshape(b ? matMulBias(x2, w2, b) : matMulPlain(x2, w2), [n, h, wd, cout]);
     }
-    return b ? convFn(stride, true)(x, w, b) : convFn(stride, false)(x, w);
+    return convOp(x, w, b, stride);
   });
 }

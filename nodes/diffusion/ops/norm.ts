@@ -2,6 +2,7 @@
 // broadcasting ops tfjs autodiff would emit; broadcasting element-wise ops are slow on wasm).
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import { customOp } from './custom-op.ts';
 import { sumRows } from './linear.ts';
 
 /**
@@ -35,13 +36,12 @@ function rows(eps: number) {
 }
 
 /** y [R,D]·γ + β; dγ = Σ_rows dy·y and dβ = Σ_rows dy as ones·(…) products (wasm's leading-axis Sum is slow). */
-const affineRows = tf.customGrad(((y: Tensor2D, gamma: Tensor1D, beta: Tensor1D, save: (t: Tensor[]) => void) => {
-  save([y, gamma]);
-  return {
-    value: tf.add(tf.mul(y, gamma), beta),
-    gradFunc: (dy: Tensor2D, [ys, gs]: Tensor[]) => [tf.mul(dy, gs), sumRows(tf.mul(dy, ys) as Tensor2D), sumRows(dy)],
-  };
-}) as any) as (y: Tensor2D, gamma: Tensor1D, beta: Tensor1D) => Tensor2D;
+function affineRows(y: Tensor2D, gamma: Tensor1D, beta: Tensor1D): Tensor2D {
+  return customOp([y, gamma, beta], (save) => {
+    save([y, gamma]);
+    return tf.add(tf.mul(y, gamma), beta) as Tensor2D;
+  }, (dy, [ys, gs]) => [() => tf.mul(dy, gs), () => sumRows(tf.mul(dy, ys) as Tensor2D), () => sumRows(dy)]);
+}
 
 /** GroupNorm over x [N,H,W,C] with `groups` groups (PyTorch semantics), affine gamma/beta [C]. */
 export function groupNorm(x: Tensor4D, groups: number, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor4D {
