@@ -94,11 +94,15 @@ export async function cost(model: ModelHandle, o: { concept: string; samples: nu
         const heaps = await wasmHeaps(model, attr.provenance.gradientWorkers as number);
         fitted.set(`${mode}:${workers}`, attr);
         const d = (attr.provenance.objective as Record<string, number>);
+        // With preserve λ the objective has two parts (the concept's prompts and the keep prompts), each with its own
+        // trajectories, targets and passes: count both.
+        const parts = [d, (attr.provenance.objective as { preserve?: Record<string, number> }).preserve].filter((x) => x !== undefined);
+        const total = (k: string) => parts.reduce((a, x) => a + (x[k] ?? 0), 0);
         rows.push({
           mode, ...(o.workers ? { round, workers, trajectory_workers: d.trajectoryWorkers, gradient_workers: attr.provenance.gradientWorkers } : {}),
           wall_ms: ms, setup_ms: (attr.provenance.wallMs as { setup: number }).setup,
-          trajectory_unet_sample_evals: d.trajectoryUnetSampleEvaluations, trajectory_unet_calls: d.trajectoryUnetCalls,
-          target_forwards: d.pairs, gradient_fwd_bwd_samples: d.pairs, gradient_passes: attr.provenance.gradientPasses,
+          trajectory_unet_sample_evals: total('trajectoryUnetSampleEvaluations'), trajectory_unet_calls: total('trajectoryUnetCalls'),
+          target_forwards: total('pairs'), gradient_fwd_bwd_samples: total('pairs'), gradient_passes: attr.provenance.gradientPasses,
           J: attr.value, peak_rss_mb: o.workers ? rss.peak : peakRssMb(), wasm_heaps_mb: heaps, ...(o.workers ? { rss_before_mb: rssBefore, load_1min: load } : {}),
         });
       }
