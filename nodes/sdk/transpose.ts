@@ -28,7 +28,7 @@ export function reducePermutation(shape: readonly number[], perm: readonly numbe
 }
 
 /** dst [cols, rows] = the transpose of src [rows, cols] (row-major). */
-export function transposeMatrix(src: Int32Array, dst: Int32Array, rows: number, cols: number): void {
+function transposeMatrix(src: Int32Array, dst: Int32Array, rows: number, cols: number): void {
   for (let c = 0, o = 0; c < cols; c++) {
     for (let r = 0, i = c; r < rows; r++, i += cols, o++) dst[o] = src[i];
   }

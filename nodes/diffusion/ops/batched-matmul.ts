@@ -75,7 +75,7 @@ function registerOnce(): boolean {
   return true;
 }
 
-/** a [B,M,K] @ b [B,K,N] (no gradient of its own: callers wrap it in a customGrad). */
+/** a [B,M,K] @ b [B,K,N] (no gradient of its own: callers wrap it in a customOp). */
 export function batchedProduct(a: Tensor3D, b: Tensor3D): Tensor3D {
   if (a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) {
     throw new Error(`batchedProduct: shapes [${a.shape}] and [${b.shape}] do not multiply`);

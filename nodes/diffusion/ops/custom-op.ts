@@ -1,8 +1,9 @@
-// Differentiable ops with one gradient thunk per input. tf.customGrad computes the gradient of every input of an op
-// on the differentiated path; tfjs's tape only asks for the inputs that depend on what is being differentiated, so
-// with thunks the gradients of frozen inputs are never computed — e.g. every conv, attention and norm weight when
-// FitAttribution differentiates the FF matrices. Goes through the engine's runKernelFunc, which tf.customGrad itself
-// uses (private in tfjs-core 4.22's typings; the ops tests exercise it on wasm and cpu).
+// Every cadflow op with a hand-written gradient is built with customOp: one gradient thunk per input. tf.customGrad
+// computes the gradient of every input of an op on the differentiated path; tfjs's tape only asks for the inputs that
+// depend on what is being differentiated, so with thunks the gradients of frozen inputs are never computed — e.g.
+// every conv, attention and norm weight when FitAttribution differentiates the FF matrices. Goes through the engine's
+// runKernelFunc, which tf.customGrad itself uses (private in tfjs-core 4.22's typings; the ops tests exercise it on
+// wasm and cpu).
 import { tf } from '../../sdk/runtime.ts';
 import type { Tensor } from '@tensorflow/tfjs';
 

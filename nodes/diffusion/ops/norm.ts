@@ -9,30 +9,20 @@ import { sumRows } from './linear.ts';
  * Normalises each row of x [R, K] to zero mean and unit variance.
  * Backward: dx = r·(dy − mean(dy) − x̂·mean(dy·x̂)) with r = 1/√(var+eps).
  */
-const normalizeRows = (eps: number) =>
-  tf.customGrad(((x: Tensor, save: (t: Tensor[]) => void) => {
+function normalizeRows(x: Tensor, eps: number): Tensor {
+  return customOp([x], (save) => {
     const mean = tf.mean(x, 1, true);
     const centered = tf.sub(x, mean);
     const variance = tf.mean(tf.square(centered), 1, true);
     const r = tf.rsqrt(tf.add(variance, eps));
     const xhat = tf.mul(centered, r);
     save([xhat, r]);
-    return {
-      value: xhat,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xh, rs] = saved;
-        const meanDy = tf.mean(dy, 1, true);
-        const meanDyX = tf.mean(tf.mul(dy, xh), 1, true);
-        return tf.mul(rs, tf.sub(tf.sub(dy, meanDy), tf.mul(xh, meanDyX)));
-      },
-    };
-  }) as any) as (x: Tensor) => Tensor;
-
-const byEps = new Map<number, (x: Tensor) => Tensor>();
-function rows(eps: number) {
-  let f = byEps.get(eps);
-  if (!f) byEps.set(eps, (f = normalizeRows(eps)));
-  return f;
+    return xhat;
+  }, (dy, [xh, rs]) => [() => {
+    const meanDy = tf.mean(dy, 1, true);
+    const meanDyX = tf.mean(tf.mul(dy, xh), 1, true);
+    return tf.mul(rs, tf.sub(tf.sub(dy, meanDy), tf.mul(xh, meanDyX)));
+  }]);
 }
 
 /** y [R,D]·γ + β; dγ = Σ_rows dy·y and dβ = Σ_rows dy as ones·(…) products (wasm's leading-axis Sum is slow). */
@@ -52,7 +42,7 @@ export function groupNorm(x: Tensor4D, groups: number, gamma: Tensor1D, beta: Te
     // [N, HW, G, Cg] → [N, G, HW·Cg] rows; the transpose is skipped when each group is one channel block.
     let v: Tensor = tf.reshape(x, [n, h * w, groups, cg]);
     v = groups === 1 ? tf.reshape(v, [n, h * w * cg]) : tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [n * groups, h * w * cg]);
-    let y = rows(eps)(v);
+    let y = normalizeRows(v, eps);
     y = groups === 1 ? y : tf.transpose(tf.reshape(y, [n, groups, h * w, cg]), [0, 2, 1, 3]);
     return tf.reshape(affineRows(tf.reshape(y, [n * h * w, c]) as Tensor2D, gamma, beta), [n, h, w, c]) as Tensor4D;
   });
@@ -62,7 +52,7 @@ export function groupNorm(x: Tensor4D, groups: number, gamma: Tensor1D, beta: Te
 export function layerNorm(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor {
   return tf.tidy(() => {
     const d = x.shape[x.rank - 1];
-    const y = rows(eps)(tf.reshape(x, [-1, d]));
+    const y = normalizeRows(tf.reshape(x, [-1, d]), eps);
     return tf.reshape(affineRows(y as Tensor2D, gamma, beta), x.shape);
   });
 }
