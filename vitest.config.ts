@@ -1,8 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import vue from '@vitejs/plugin-vue';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
+  plugins: [vue()],
+  // The editor's aliases (editor/vite.config.ts), for its store and component tests.
+  resolve: { alias: { '@server': here('./server'), '@nodes': here('./nodes'), '@': here('./editor/src') } },
   test: {
-    include: ['test/**/*.test.ts', 'nodes/**/*.test.ts', 'server/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'nodes/**/*.test.ts', 'server/**/*.test.ts', 'editor/src/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -1,7 +1,9 @@
 // The HTTP + socket.io server (ARCHITECTURE §6): REST, live events with binary previews, the status page.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Server as SocketServer } from 'socket.io';
@@ -46,6 +48,7 @@ export interface CadflowServer {
   close(): Promise<void>;
 }
 
+const EDITOR_DIST = fileURLToPath(new URL('../editor/dist', import.meta.url));
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const MAX_JSON_DEPTH = 64;
 const RUN_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -240,13 +243,20 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.send(a.bytes);
   });
-  app.get('/', (_req, res) => {
+  app.get('/status', (_req, res) => {
     res.type('html').send(renderStatusPage({
       backend: engine.backend, nodes: registry.describe(), packErrors: registry.packErrors,
       queue: store.queued(), running: manager.runningId, runs: store.listRuns(20),
     }));
   });
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'no such endpoint')));
+  // The editor's production build (scripts/build-editor.mjs); hashed assets are immutable.
+  if (existsSync(join(EDITOR_DIST, 'index.html'))) {
+    app.use('/assets', express.static(join(EDITOR_DIST, 'assets'), { immutable: true, maxAge: '1y', fallthrough: false }));
+    app.get('/', (_req, res) => res.sendFile(join(EDITOR_DIST, 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }));
+  } else {
+    app.get('/', (_req, res) => res.redirect('/status'));
+  }
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number; statusCode?: number; message?: string; body?: Record<string, unknown>; expose?: boolean };
     const status = e.status ?? e.statusCode ?? 500;

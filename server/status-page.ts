@@ -1,4 +1,4 @@
-// The status page at `/` until the editor lands: backend, node types, pack errors, queue, recent runs.
+// The status page at `/status`: backend, node types, pack errors, queue, recent runs (the editor is at `/`).
 // Plain server-rendered HTML (no scripts); it refreshes itself every few seconds.
 import type { BackendInfo } from '../nodes/sdk/runtime.ts';
 import type { NodeTypeInfo } from '../nodes/sdk/params-schema.ts';
@@ -34,7 +34,7 @@ export function renderStatusPage(s: StatusInfo): string {
 .status-done{color:#2e7d32}.status-error,.status-interrupted{color:#c62828}.status-running{color:#1565c0}</style></head>
 <body><h1>cadflow</h1>
 <p id="backend">Backend: <b>${esc(b.backend)}</b> (${esc(b.provider)}${b.simd !== undefined ? `, SIMD ${b.simd ? 'on' : 'off'}` : ''})</p>
-<p>The editor is not built yet; this page lists what the server knows. API: <code>/api/nodes</code>, <code>/api/runs</code>.</p>
+<p>The editor is at <a href="/">/</a>; this page lists what the server knows. API: <code>/api/nodes</code>, <code>/api/runs</code>.</p>
 <h2>Node types (${s.nodes.length})</h2>
 <table id="node-types"><tr><th>type</th><th>category</th><th>pack</th><th>inputs</th><th>outputs</th></tr>${nodeRows}</table>
 ${packErrors}

@@ -32,7 +32,7 @@ describe('status page', () => {
     expect(res.status).toBe(202);
     await t.server.manager.idle();
     const page = await browser.newPage();
-    await page.goto(`${t.url}/`);
+    await page.goto(`${t.url}/status`);
     expect(await page.title()).toContain('cadflow');
     const backend = await page.locator('#backend').innerText();
     expect(backend).toContain(`Backend: ${t.server.engine.backend.backend}`);

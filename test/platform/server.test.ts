@@ -97,7 +97,7 @@ describe('REST', () => {
   });
 
   it('the status page shows the backend, node types, pack errors and runs', async () => {
-    const res = await t.api('/');
+    const res = await t.api('/status');
     expect(res.status).toBe(200);
     expect(res.body).toContain('Backend: <b>');
     expect(res.body).toContain('NoiseImages');
