@@ -7,6 +7,7 @@ import { CancelledError } from '../sdk/errors.ts';
 import type { ModelHandle } from './handle.ts';
 import type { ModelConfig } from './model/config.ts';
 import { textStates, unetOutput } from './model/network.ts';
+import { observe, type ModuleObserver } from './model/observers.ts';
 import type { Weights } from './model/params.ts';
 import { Tokenizer } from './model/tokenizer.ts';
 import { seededNoise } from './noise.ts';
@@ -14,6 +15,7 @@ import { Scheduler } from './scheduler.ts';
 import { autoSampleWorkers, samplePool } from './parallel/sample-pool.ts';
 
 export { loadModel, handleFromWeights } from './model-handle.ts';
+export { observe, type ModuleObserver, type ObservedKind } from './model/observers.ts';
 
 /** A config plus a weights Map — e.g. a handle's weights with some tensors substituted to take gradients. */
 export interface ModelWeights {
@@ -93,6 +95,12 @@ export interface SampleHooks {
   /** After every step: x0 prediction in [0,1] of the current chunk (disposed after the call; clone to keep). */
   onStep?(step: number, x0: Tensor4D, info: { steps: number; chunk: number; chunks: number }): void | Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Observers on named modules, active during every UNet call of the sampler (model/observers.ts); those of
+   * step i run before onStep(i). With CFG a call's batch is [conditional rows, unconditional rows]. Sampling
+   * then runs on this thread (functions do not cross to worker threads).
+   */
+  observers?: readonly ModuleObserver[];
 }
 
 /**
@@ -104,7 +112,7 @@ export async function sampleImages(
 ): Promise<Tensor4D> {
   const { config, weights } = resolve(model);
   if (seeds.length !== prompts.length) throw new Error(`sampleImages: ${seeds.length} seeds for ${prompts.length} prompts`);
-  const workers = Math.min(opts.workers ?? autoSampleWorkers(prompts.length), prompts.length);
+  const workers = hooks.observers?.length ? 1 : Math.min(opts.workers ?? autoSampleWorkers(prompts.length), prompts.length);
   if (workers > 1) {
     const key = 'key' in model && typeof model.key === 'string' ? model.key : undefined;
     return (await samplePool(workers)).sample({ config, weights, key }, prompts, seeds, opts, hooks);
@@ -137,7 +145,8 @@ export async function sampleImages(
           const tPrev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
           const [next, x0img] = tf.tidy(() => {
             const tsIn = new Array(useCfg ? 2 * n : n).fill(t);
-            const out = predictOutput(model, useCfg ? tf.concat([x, x]) : x, tsIn, cond);
+            const xIn = useCfg ? tf.concat([x, x]) : x;
+            const out = observe(hooks.observers ?? [], () => predictOutput(model, xIn, tsIn, cond));
             let guided: Tensor4D = out;
             if (useCfg) {
               const [oc, ou] = tf.split(out, 2, 0) as [Tensor4D, Tensor4D];

@@ -6,6 +6,7 @@ import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import { addPerSampleChannels, pixelShuffle2, pixelUnshuffle2, silu, upsampleNearest2 } from '../ops/index.ts';
 import type { ModelConfig } from './config.ts';
 import { attention, conv, feedForward, gnorm, linear, lnorm } from './layers.ts';
+import { emit } from './observers.ts';
 import type { ParamSource } from './params.ts';
 
 /** diffusers Timesteps(flip_sin_to_cos=True, downscale_freq_shift=0): [cos(t·f), sin(t·f)], f = 10000^(−i/half). */
@@ -34,7 +35,7 @@ interface Ctx {
 // UNet's (a 32-row forward on shapes-tiny peaked at 149 MB of wasm heap). Under a gradient tape nothing changes:
 // the tape keeps what backprop needs.
 function resnet(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: number): Tensor4D {
-  return tf.tidy(() => resnetBlock(c, name, x, inCh, outCh));
+  return tf.tidy(() => emit(name, 'output', resnetBlock(c, name, x, inCh, outCh)));
 }
 
 function resnetBlock(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: number): Tensor4D {
@@ -49,7 +50,7 @@ function resnetBlock(c: Ctx, name: string, x: Tensor4D, inCh: number, outCh: num
 
 /** Transformer2DModel with use_linear_projection (norm → proj_in → blocks → proj_out, residual). */
 function transformer2d(c: Ctx, name: string, x: Tensor4D, ch: number): Tensor4D {
-  return tf.tidy(() => transformerBlock(c, name, x, ch));
+  return tf.tidy(() => emit(name, 'output', transformerBlock(c, name, x, ch)));
 }
 
 function transformerBlock(c: Ctx, name: string, x: Tensor4D, ch: number): Tensor4D {
@@ -60,8 +61,8 @@ function transformerBlock(c: Ctx, name: string, x: Tensor4D, ch: number): Tensor
   h = linear(c.p, `${name}.proj_in`, h, ch, ch) as Tensor3D;
   for (let k = 0; k < c.cfg.transformer_layers_per_block; k++) {
     const b = `${name}.transformer_blocks.${k}`;
-    h = tf.add(h, attention(c.p, `${b}.attn1`, lnorm(c.p, `${b}.norm1`, h, 1e-5) as Tensor3D, null, ch, ctxDim, heads));
-    h = tf.add(h, attention(c.p, `${b}.attn2`, lnorm(c.p, `${b}.norm2`, h, 1e-5) as Tensor3D, c.cond, ch, ctxDim, heads));
+    h = tf.add(h, attention(c.p, `${b}.attn1`, lnorm(c.p, `${b}.norm1`, h, 1e-5) as Tensor3D, null, ch, ctxDim, heads, [hgt, wid]));
+    h = tf.add(h, attention(c.p, `${b}.attn2`, lnorm(c.p, `${b}.norm2`, h, 1e-5) as Tensor3D, c.cond, ch, ctxDim, heads, [hgt, wid]));
     h = tf.add(h, feedForward(c.p, `${b}.ff`, lnorm(c.p, `${b}.norm3`, h, 1e-5), ch));
   }
   h = linear(c.p, `${name}.proj_out`, h, ch, ch) as Tensor3D;
