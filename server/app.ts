@@ -9,13 +9,16 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Server as SocketServer } from 'socket.io';
 import { z } from 'zod';
 import { Engine } from './engine/engine.ts';
-import { loadRegistry, MODELS_DIR, type NodeRegistry } from './engine/registry.ts';
+import { loadRegistry, MODELS_DIR, REPO_ROOT, type NodeRegistry } from './engine/registry.ts';
 import { parseWorkflow } from './engine/schema.ts';
 import type { Emit } from './events.ts';
 import { RunManager } from './runner.ts';
 import { renderStatusPage } from './status-page.ts';
 import { ArtifactStore } from './store/artifacts.ts';
 import { RunStore } from './store/db.ts';
+import { ShippedWorkflows } from './store/shipped.ts';
+import { listModels } from './models.ts';
+import type { ModelsResponse, NodesResponse, RunRecordWire, RunsResponse, WorkflowResponse, WorkflowsResponse } from './wire.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -31,6 +34,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Run once through the engine before queued runs resume, so its outputs sit in the cache (e.g. a LoadModel). */
   warmup?: object;
+  /** The shipped, read-only workflows (default: the repo's workflows/). */
+  workflowsDir?: string;
 }
 
 export interface CadflowServer {
@@ -104,6 +109,10 @@ function loopbackGuard(enabled: boolean) {
   return { hostOk, originOk };
 }
 
+function isEditorAsset(req: Request): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && (req.path === '/' || req.path.startsWith('/assets/'));
+}
+
 function requestToken(req: Request): unknown {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice(7);
@@ -144,6 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     io.emit(event, payload);
   };
   const manager = new RunManager(engine, store, emit);
+  const shipped = new ShippedWorkflows(opts.workflowsDir ?? join(REPO_ROOT, 'workflows'));
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -153,7 +163,8 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
       res.status(403).json({ error: 'this server answers only to a loopback host name' });
       return;
     }
-    if (token && !tokenMatches(requestToken(req), token)) {
+    // the editor's page and scripts hold no data: they load without the token and ask for it
+    if (token && !isEditorAsset(req) && !tokenMatches(requestToken(req), token)) {
       res.status(401).json({ error: 'access token required (Authorization: Bearer <token> or ?token=)' });
       return;
     }
@@ -180,7 +191,10 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     res.json({ ok: true, backend: engine.backend, running: manager.runningId ?? null, queued: store.queued().length });
   });
   app.get('/api/nodes', (_req, res) => {
-    res.json({ nodes: registry.describe(), packs: registry.packs, packErrors: registry.packErrors });
+    res.json({ nodes: registry.describe(), packs: registry.packs, packErrors: registry.packErrors } satisfies NodesResponse);
+  });
+  app.get('/api/models', (_req, res) => {
+    res.json(listModels(MODELS_DIR, opts.dataDir) satisfies ModelsResponse);
   });
   app.post('/api/runs', (req, res) => {
     const body = SubmitSchema.safeParse(req.body);
@@ -191,12 +205,12 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
   });
   app.get('/api/runs', (req, res) => {
     const limit = Math.min(500, Math.max(1, Number(req.query.limit) || 50));
-    res.json({ runs: store.listRuns(limit), queue: store.queued(), running: manager.runningId ?? null });
+    res.json({ runs: store.listRuns(limit), queue: store.queued(), running: manager.runningId ?? null } satisfies RunsResponse);
   });
   app.get('/api/runs/:id', (req, res) => {
     const run = store.getRun(runId(req));
     if (!run) throw new HttpError(404, 'no such run');
-    res.json(run);
+    res.json(run satisfies RunRecordWire);
   });
   app.post('/api/runs/:id/cancel', (req, res) => {
     const id = runId(req);
@@ -209,18 +223,31 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     if (!run) throw new HttpError(404, 'no such run');
     res.status(409).json({ error: `run is ${run.status}`, status: run.status });
   });
+  // Shipped workflows take their names: they open read-only, and saving under such a name is refused.
+  const notShipped = (name: string): string => {
+    if (shipped.has(name)) throw new HttpError(409, `${name} is a shipped workflow (read-only): save it under another name`);
+    return name;
+  };
   app.get('/api/workflows', (_req, res) => {
-    res.json({ workflows: store.listWorkflows() });
+    const saved = store.listWorkflows().filter((w) => !shipped.has(w.name)).map((w) => ({ ...w, shipped: false }));
+    const builtin = shipped.list().map((w) => ({ ...w, rev: 1, shipped: true }));
+    res.json({ workflows: [...builtin, ...saved] } satisfies WorkflowsResponse);
   });
   app.get('/api/workflows/:name', (req, res) => {
+    const name = workflowName(req);
     const rev = req.query.rev === undefined ? undefined : Number(req.query.rev);
     if (rev !== undefined && !Number.isInteger(rev)) throw new HttpError(400, 'rev must be an integer');
-    const wf = store.getWorkflow(workflowName(req), rev);
+    const file = shipped.get(name);
+    if (file !== undefined) {
+      res.json({ name, rev: 1, revisions: 1, shipped: true, workflow: file } satisfies WorkflowResponse);
+      return;
+    }
+    const wf = store.getWorkflow(name, rev);
     if (!wf) throw new HttpError(404, 'no such workflow');
-    res.json({ name: req.params.name, ...wf, workflow: wf.body, body: undefined });
+    res.json({ name, rev: wf.rev, revisions: wf.revisions, shipped: false, workflow: wf.body } satisfies WorkflowResponse);
   });
   app.put('/api/workflows/:name', (req, res) => {
-    const name = workflowName(req);
+    const name = notShipped(workflowName(req));
     // saving checks the file's shape only: a half-wired graph may be saved, it is validated when run
     const parsed = parseWorkflow(req.body);
     if (!parsed.ok) {
@@ -230,7 +257,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     res.json({ name, rev: store.saveWorkflow(name, parsed.workflow) });
   });
   app.delete('/api/workflows/:name', (req, res) => {
-    const name = workflowName(req);
+    const name = notShipped(workflowName(req));
     if (!store.getWorkflow(name)) throw new HttpError(404, 'no such workflow');
     res.json({ name, rev: store.saveWorkflow(name, null), deleted: true });
   });

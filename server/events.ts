@@ -5,7 +5,7 @@ import { z } from 'zod';
 const Run = { runId: z.string() };
 const Node = { ...Run, nodeId: z.string() };
 const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'binary bytes');
-const ArtifactRefSchema = z.object({ id: z.string(), name: z.string(), mime: z.string(), bytes: z.number() });
+export const ArtifactRefSchema = z.object({ id: z.string(), name: z.string(), mime: z.string(), bytes: z.number() });
 
 export const ServerEvents = {
   'run:queued': z.object({ ...Run, position: z.number().int() }),
