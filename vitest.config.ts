@@ -7,7 +7,13 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export default defineConfig({
   plugins: [vue()],
   // The editor's aliases (editor/vite.config.ts), for its store and component tests.
-  resolve: { alias: { '@server': here('./server'), '@nodes': here('./nodes'), '@': here('./editor/src') } },
+  resolve: {
+    alias: {
+      '@server': here('./server'), '@nodes': here('./nodes'), '@': here('./editor/src'),
+      // packs import the public SDK by name (package.json exports); the pack loader's resolve hook does this outside vitest
+      'cadflow/sdk/testing': here('./nodes/sdk/testing.ts'), 'cadflow/sdk': here('./nodes/sdk/index.ts'),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts', 'nodes/**/*.test.ts', 'server/**/*.test.ts', 'editor/src/**/*.test.ts'],
     testTimeout: 120_000,

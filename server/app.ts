@@ -254,7 +254,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
       res.status(400).json({ errors: parsed.errors });
       return;
     }
-    res.json({ name, rev: store.saveWorkflow(name, parsed.workflow) });
+    res.json({ name, rev: store.saveWorkflow(name, registry.stampPacks(parsed.workflow)) });
   });
   app.delete('/api/workflows/:name', (req, res) => {
     const name = notShipped(workflowName(req));

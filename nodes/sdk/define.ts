@@ -42,8 +42,11 @@ export interface NodeContext {
    * Keys are free-form but should name what they describe, e.g. { hashes: { 'shapes-tiny': sha256 } }.
    */
   record(info: { seeds?: Record<string, number | number[]>; hashes?: Record<string, string> }): void;
-  /** Root folders the node may read from (bundled models, user data). */
-  readonly dirs: { data: string; models: string };
+  /**
+   * Root folders the node may read from (bundled models, user data). `modelRoots` is set for runs that come
+   * from requests (the server): a model folder given as a path must lie inside one of them. The CLI leaves it unset.
+   */
+  readonly dirs: { data: string; models: string; modelRoots?: readonly string[] };
 }
 
 export type ParamsSchema = z.ZodObject<z.ZodRawShape>;
@@ -83,14 +86,17 @@ export interface NodeDef<
 
 export type AnyNodeDef = NodeDef<Record<string, InputSpec>, Record<string, OutputSpec>, ParamsSchema>;
 
-const TYPE_ID = /^[A-Z][A-Za-z0-9]*$/;
+/** PascalCase, optionally namespaced by a third-party pack's name: `Sample`, `attention/ConceptHeatmap`. */
+export const TYPE_ID = /^(?:[a-z][a-z0-9-]{0,49}\/)?[A-Z][A-Za-z0-9]{0,49}$/;
+/** A third-party pack's name, which is also its node types' namespace. */
+export const PACK_NAME = /^[a-z][a-z0-9-]{0,49}$/;
 
 export function defineNode<
   I extends Record<string, InputSpec>,
   O extends Record<string, OutputSpec>,
   P extends ParamsSchema,
 >(def: NodeDef<I, O, P>): NodeDef<I, O, P> {
-  if (!TYPE_ID.test(def.type)) throw new Error(`defineNode: type id "${def.type}" must be PascalCase`);
+  if (!TYPE_ID.test(def.type)) throw new Error(`defineNode: type id "${def.type}" must be PascalCase, optionally after "<pack>/"`);
   if (!Number.isInteger(def.typeVersion) || def.typeVersion < 1) {
     throw new Error(`defineNode(${def.type}): typeVersion must be a positive integer`);
   }
@@ -102,7 +108,10 @@ export function defineNode<
   return Object.freeze(def);
 }
 
-/** A node pack: a named list of node definitions (nodes/<pack>/index.ts default-exports one). */
+/**
+ * A node pack: a named list of node definitions (nodes/<pack>/index.ts default-exports one). A pack installed
+ * from npm names its node types `<name>/<Type>` (docs/packs.md); the built-in packs keep bare ids.
+ */
 export interface NodePack {
   name: string;
   nodes: AnyNodeDef[];

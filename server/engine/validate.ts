@@ -76,7 +76,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
   for (const [id, node] of Object.entries(wf.nodes)) {
     const def = registry.get(node.type);
     if (!def) {
-      errors.push({ nodeId: id, kind: 'unknown_type', message: `unknown node type ${node.type}` });
+      errors.push({ nodeId: id, kind: 'unknown_type', message: registry.unknownTypeMessage(node.type, wf.meta) });
       continue;
     }
     const from = node.typeVersion ?? def.typeVersion;
@@ -140,7 +140,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
   const order = topoOrder(wf, errors);
   const relevant = errors.filter((e) => e.nodeId === null || needed.has(e.nodeId) || e.kind === 'unknown_target');
   if (relevant.length) return { ok: false, errors: relevant };
-  return { ok: true, errors: [], plan: { workflow: wf, order: order.filter((id) => needed.has(id)).map((id) => planned.get(id)!) } };
+  return { ok: true, errors: [], plan: { workflow: registry.stampPacks(wf), order: order.filter((id) => needed.has(id)).map((id) => planned.get(id)!) } };
 }
 
 /** Kahn's algorithm in declaration order (stable, so runs are reproducible); nodes left over form cycles. */
