@@ -3,6 +3,7 @@
 // Images are judged/embedded chunk by chunk and freed at once: memory stays bounded for the full protocol.
 import type { Tensor4D } from '@tensorflow/tfjs';
 import { tf } from '../sdk/runtime.ts';
+import type { ImageBatch } from '../sdk/image.ts';
 import { CancelledError } from '../sdk/errors.ts';
 import { renderBatch, renderScene } from '../world/render.ts';
 import { clipScoresOf, embedImages, embedTexts, type Clip } from './clip.ts';
@@ -48,6 +49,36 @@ export interface ErasureEvalOptions {
   onImages?(model: string, images: Tensor4D): void | Promise<void>;
   /** Adds a row scored on world renders of the same prompts: the ceiling and FD's sampling-noise floor. */
   referenceRow?: boolean;
+  /** Hands over a few judged samples per model (the same prompts and seeds for every model), e.g. for a grid. */
+  onSamples?(model: string, samples: ShownSamples): void | Promise<void>;
+}
+
+/** One shown sample: which prompt made it and what the judge read for the protocol's attribute. */
+export interface ShownTile { kind: 'concept' | 'keep'; prompt: string; seed: number; value: string; judged: string }
+
+/** A model's shown samples, row-major in a `columns`-wide grid: the concept row, then the kept values' row. */
+export interface ShownSamples { batch: ImageBatch; columns: number; tiles: (ShownTile | null)[] }
+
+/**
+ * The prompts shown per model: the first `columns` concept prompts, and the keep prompts round-robin over the kept
+ * values (one of each when there are enough columns); `columns` = the kept values' count within [3, 6].
+ * Missing prompts leave null (blank) tiles so both rows line up.
+ */
+export function shownPrompts(p: ErasureProtocol): { columns: number; shown: ({ q: ProtocolPrompt; kind: 'concept' | 'keep' } | null)[] } {
+  const byValue = new Map<string, ProtocolPrompt[]>();
+  for (const q of p.keep) {
+    const v = String(q.labels[p.attribute]);
+    byValue.set(v, [...(byValue.get(v) ?? []), q]);
+  }
+  const columns = Math.min(6, Math.max(3, byValue.size));
+  const lists = [...byValue.values()];
+  const keep: ProtocolPrompt[] = [];
+  for (let i = 0; keep.length < columns && lists.some((l) => l.length > i); i++) {
+    for (const l of lists) if (l[i] && keep.length < columns) keep.push(l[i]!);
+  }
+  const row = (qs: (ProtocolPrompt | undefined)[], kind: 'concept' | 'keep') =>
+    Array.from({ length: columns }, (_, i) => (qs[i] ? { q: qs[i]!, kind } : null));
+  return { columns, shown: [...row(p.target, 'concept'), ...row(keep, 'keep')] };
 }
 
 export function harmonicMean(eraseAcc: number, keepAcc: number): number {
@@ -117,6 +148,20 @@ async function observe(
   }
 }
 
+/** The shown tiles of one model from the pixels kept while judging (blank tiles: the grid's gap grey). */
+function shownSamples(s: ReturnType<typeof shownPrompts>, kept: Map<string, Float32Array>, hw: [number, number], obs: ModelObservations, attribute: string): ShownSamples {
+  const size = hw[0] * hw[1] * 3;
+  const pixels = new Float32Array(s.shown.length * size).fill(0.2);
+  const tiles = s.shown.map((t, i) => {
+    const px = t && kept.get(keyOf(t.q));
+    if (!t || !px) return null;
+    pixels.set(px, i * size);
+    const { prompt, seed, labels } = t.q;
+    return { kind: t.kind, prompt, seed, value: String(labels[attribute as keyof typeof labels]), judged: obs.judged.get(keyOf(t.q))?.[attribute] ?? '' };
+  });
+  return { batch: { pixels, n: s.shown.length, height: hw[0], width: hw[1] }, columns: s.columns, tiles };
+}
+
 /** Evaluates every model on every protocol (one row per model × protocol; a reference row first if asked). */
 export async function evaluateErasure(models: EvaluatedModel[], protocols: ErasureProtocol[], o: ErasureEvalOptions): Promise<ErasureRow[]> {
   if (protocols.length === 0) throw new Error('evaluateErasure: no protocol');
@@ -144,6 +189,8 @@ export async function evaluateErasure(models: EvaluatedModel[], protocols: Erasu
   };
   if (o.referenceRow) sources.unshift(renderSource);
   const total = perModel * sources.length;
+  const shown = shownPrompts(protocols[0]);
+  const shownKeys = new Set(shown.shown.flatMap((s) => (s ? [keyOf(s.q)] : [])));
   const rows: ErasureRow[] = [];
   for (const [m, source] of sources.entries()) {
     let done = 0;
@@ -156,10 +203,19 @@ export async function evaluateErasure(models: EvaluatedModel[], protocols: Erasu
       return images;
     };
     const obs: ModelObservations = { judged: new Map(), captionEmbeddings: new Float32Array(captions.length * d) };
+    const kept = new Map<string, Float32Array>();
+    let hw: [number, number] = [32, 32];
     await observe(judged, makeImages, chunk, async (images, batch) => {
       const r = await judgeImages(o.judge, images);
       batch.forEach((q, i) => obs.judged.set(keyOf(q), r.labels[i]));
+      if (o.onSamples && batch.some((q) => shownKeys.has(keyOf(q)))) {
+        const px = await images.data() as Float32Array;
+        const size = px.length / batch.length;
+        hw = [images.shape[1], images.shape[2]];
+        batch.forEach((q, i) => { if (shownKeys.has(keyOf(q))) kept.set(keyOf(q), px.slice(i * size, (i + 1) * size)); });
+      }
     }, o.signal);
+    if (o.onSamples) await o.onSamples(source.name, shownSamples(shown, kept, hw, obs, protocols[0].attribute));
     await observe(captions, makeImages, chunk, async (images, _batch, start) => {
       obs.captionEmbeddings.set(await embedImages(o.clip, images), start * d);
     }, o.signal);

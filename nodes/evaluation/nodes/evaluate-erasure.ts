@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { sampleImages } from '../../diffusion/api.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
 import { defineNode, NodeInputError, NodeParamError, type TableValue } from '../../sdk/index.ts';
-import { gridPng, tensorToBatch } from '../../sdk/image.ts';
-import { ERASURE_COLUMNS, evaluateErasure, type EvaluatedModel } from '../erasure-eval.ts';
+import { encodePng, gridPng, imageGrid, tensorToBatch, toBytes } from '../../sdk/image.ts';
+import { ERASURE_COLUMNS, evaluateErasure, type EvaluatedModel, type ShownSamples, type ShownTile } from '../erasure-eval.ts';
 import { DEFAULT_PROTOCOL_SEED, erasureProtocol, type ErasureProtocol } from '../protocols/erasure.ts';
 import { clipFor, judgeFor } from './shared.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
@@ -19,6 +19,34 @@ export function modelLabels(models: ModelHandle[]): string[] {
     seen.set(base, k);
     return k === 1 ? base : `${base} #${k}`;
   });
+}
+
+/** One model's sample grid artifact and what each tile shows (row-major; null = blank tile). */
+export interface SampleGrid { model: string; artifact: string; columns: number; scale: number; gap: number; tiles: (ShownTile | null)[] }
+
+/** The EvaluateErasure table plus its sample grids (the editor shows them side by side). */
+export type ErasureTable = TableValue & { samples: SampleGrid[] };
+
+export const GRID = { scale: 2, gap: 4 } as const;
+
+/**
+ * A model's samples as one PNG: concept row over kept-values row, each tile framed green when the judge reads the
+ * value its prompt names and red when it does not (the text labels are in the summary's `samples`).
+ */
+export function sampleGridPng(s: ShownSamples): Uint8Array {
+  const { scale, gap } = GRID;
+  const grid = imageGrid(s.batch, { columns: s.columns, scale, gap });
+  const tw = s.batch.width * scale, th = s.batch.height * scale;
+  s.tiles.forEach((t, k) => {
+    if (!t) return;
+    const colour = t.judged === t.value ? [0.36, 0.79, 0.54] : [0.94, 0.44, 0.47];
+    const x0 = gap + (k % s.columns) * (tw + gap) - 2, y0 = gap + Math.floor(k / s.columns) * (th + gap) - 2;
+    for (let y = y0; y < y0 + th + 4; y++) for (let x = x0; x < x0 + tw + 4; x++) {
+      if (y >= y0 + 2 && y < y0 + th + 2 && x >= x0 + 2 && x < x0 + tw + 2) continue;
+      grid.pixels.set(colour, (y * grid.width + x) * 3);
+    }
+  });
+  return encodePng(toBytes(grid.pixels), grid.width, grid.height);
 }
 
 export const evaluateErasureNode = defineNode({
@@ -66,17 +94,27 @@ export const evaluateErasureNode = defineNode({
         { steps: params.steps, cfg: params.cfg, eta: params.eta, batchSize: params.batchSize }, { signal }),
     }));
     let previews = 0;
+    const samples: SampleGrid[] = [];
     const rows = await evaluateErasure(evaluated, [protocol], {
       judge, clip, chunk: params.batchSize, signal: ctx.signal, referenceRow: params.referenceRow,
       progress: (done, total, label) => { ctx.throwIfAborted(); ctx.progress(done, total, label); },
       onImages: async (model, images) => ctx.preview(gridPng(await tensorToBatch(images)), previews++, model),
+      onSamples: async (model, shown) => {
+        const ref = await ctx.writeArtifact(`samples-${samples.length + 1}.png`, sampleGridPng(shown), 'image/png');
+        samples.push({ model, artifact: ref.id, columns: shown.columns, ...GRID, tiles: shown.tiles });
+      },
     });
     ctx.log(`EvaluateErasure ${protocol.attribute}=${protocol.concept}: ${protocol.target.length} target, ${protocol.keep.length} keep, ` +
       `${protocol.captions.length} caption prompts per model; FD against ${protocol.reference.count} renders`);
-    const table: TableValue = {
+    const table: ErasureTable = {
       columns: [...ERASURE_COLUMNS],
       rows: rows.map((r) => Object.fromEntries(ERASURE_COLUMNS.map((c) => [c, r[c]]))),
+      samples,
     };
     return { table };
+  },
+  summarize(_output, value) {
+    const t = value as ErasureTable;
+    return { columns: t.columns, rows: t.rows, samples: t.samples };
   },
 });
