@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { Engine } from './engine/engine.ts';
 import { loadRegistry, MODELS_DIR, REPO_ROOT, type NodeRegistry } from './engine/registry.ts';
 import { parseWorkflow } from './engine/schema.ts';
+import { InputError } from './engine/workflow-file.ts';
 import type { Emit } from './events.ts';
 import { RunManager } from './runner.ts';
 import { renderStatusPage } from './status-page.ts';
@@ -25,7 +26,7 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Required (generated when not given) for any host other than loopback; optional on loopback. */
+  /** Required (generated when not given) for any host other than loopback; optional on loopback; never empty. */
   token?: string;
   /** Load nodes/<pack> (default true); tests turn it off and pass their own packDirs. */
   builtinPacks?: boolean;
@@ -34,6 +35,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Run once through the engine before queued runs resume, so its outputs sit in the cache (e.g. a LoadModel). */
   warmup?: object;
+  /** Extra folders a request's LoadModel may read model folders from, besides models/ and <data>/models. */
+  modelDirs?: string[];
   /** The shipped, read-only workflows (default: the repo's workflows/). */
   workflowsDir?: string;
 }
@@ -135,11 +138,15 @@ async function warmUp(engine: Engine, workflow: object, log: (line: string) => v
 export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? ((line: string) => console.log(line));
+  // an empty token must never mean "no authentication"
+  if (opts.token !== undefined && !opts.token.trim()) throw new InputError('the access token (--token / CADFLOW_TOKEN) is empty: give a non-empty one, or leave both unset to have one generated');
   const token = opts.token ?? (LOOPBACK.has(host) ? undefined : randomBytes(24).toString('base64url'));
   const registry = await loadRegistry({ builtin: opts.builtinPacks, dataDir: opts.dataDir, packDirs: opts.packDirs });
   const artifacts = new ArtifactStore(join(opts.dataDir, 'artifacts'));
   const store = new RunStore(join(opts.dataDir, 'cadflow.db'));
-  const engine = await Engine.create({ registry, artifacts, dirs: { data: opts.dataDir, models: MODELS_DIR } });
+  // a model folder named in a request must lie inside these (the CLI's runs may read any path)
+  const modelRoots = [MODELS_DIR, join(opts.dataDir, 'models'), ...(opts.modelDirs ?? [])];
+  const engine = await Engine.create({ registry, artifacts, dirs: { data: opts.dataDir, models: MODELS_DIR, modelRoots } });
 
   const app = express();
   const http = createHttpServer(app);

@@ -3,9 +3,9 @@
 // The engine and server (and with them tfjs) are imported only by the commands that need them,
 // so argument errors answer at once.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { RunListener } from './engine/engine.ts';
 import { loadRegistry, MODELS_DIR, REPO_ROOT, type NodeRegistry } from './engine/registry.ts';
 import { applyOverrides, InputError, parseSetArg, readWorkflowFile } from './engine/workflow-file.ts';
@@ -18,9 +18,11 @@ import { resolveInside } from './paths.ts';
 const USAGE = `usage: cadflow <command> [options]
 
 commands:
-  serve [--host 127.0.0.1] [--port 8188] [--token T] [--model shapes-tiny|DIR|none]
+  serve [--host 127.0.0.1] [--port 8188] [--token T] [--model shapes-tiny|DIR|none] [--models DIR]…
                                                        start the server with the model preloaded (another host
-                                                       needs an access token, generated and printed unless given)
+                                                       needs an access token, generated and printed unless given;
+                                                       a request's LoadModel reads folders only under models/,
+                                                       <data>/models, --models DIRs and the --model DIR)
   run <workflow.json> [--set node.param=value]… [--out DIR] [--target NODE]… [--json]
                                                        run a workflow; writes DIR/run.json and artifact files
   validate <workflow.json> [--set node.param=value]… [--json]   check a graph without running it
@@ -61,12 +63,25 @@ const many = (a: Args, name: string) => (a.flags.get(name) ?? []).flatMap((v) =>
 function checkFlags(a: Args, allowed: string[]): void {
   const common = ['data', 'packs', 'no-builtin', 'help'];
   for (const name of a.flags.keys()) {
-    if (!common.includes(name) && !allowed.includes(name)) throw new InputError(`unknown option --${name}\n\n${USAGE}`);
+    if (!common.includes(name) && !allowed.includes(name)) throw new InputError(`unknown option --${name} (cadflow --help lists them)`);
+  }
+}
+
+/** Refuses a folder argument that is, or lies under, a file; checked before any work starts. Creates nothing. */
+function checkFolder(arg: string, dir: string): string {
+  for (let p = dir; ; p = dirname(p)) {
+    if (existsSync(p)) {
+      if (!statSync(p).isDirectory()) throw new InputError(`${arg} ${dir}${p === dir ? '' : `: ${p}`} is a file, not a folder`);
+      return dir;
+    }
+    if (dirname(p) === p) return dir;
   }
 }
 
 function dataDir(a: Args): string {
-  return resolve(one(a, 'data') ?? process.env.CADFLOW_DATA ?? 'data');
+  const given = one(a, 'data');
+  const arg = given !== undefined ? '--data' : process.env.CADFLOW_DATA !== undefined ? 'CADFLOW_DATA' : 'the data folder';
+  return checkFolder(arg, resolve(given ?? process.env.CADFLOW_DATA ?? 'data'));
 }
 
 async function registryFor(a: Args): Promise<NodeRegistry> {
@@ -79,7 +94,7 @@ function formatErrors(errors: ValidationError[]): string {
 
 function workflowFrom(a: Args): { raw: unknown; file: string } {
   const file = a.positional[1];
-  if (!file) throw new InputError(`missing <workflow.json>\n\n${USAGE}`);
+  if (!file) throw new InputError(`${a.positional[0]}: missing <workflow.json> (cadflow --help shows the usage)`);
   const sets = Object.fromEntries((a.flags.get('set') ?? []).map(parseSetArg));
   return { raw: applyOverrides(readWorkflowFile(file), sets), file };
 }
@@ -139,6 +154,8 @@ async function cmdRun(a: Args): Promise<number> {
   const { raw } = workflowFrom(a);
   const targets = many(a, 'target');
   const data = dataDir(a);
+  const runId = randomUUID();
+  const out = checkFolder('--out', resolve(one(a, 'out') ?? join('out', runId)));
   const registry = await registryFor(a);
   for (const e of registry.packErrors) console.error(`cadflow: broken node pack ${e.pack}: ${e.message}`);
   const artifacts = new ArtifactStore(join(data, 'artifacts'));
@@ -149,8 +166,11 @@ async function cmdRun(a: Args): Promise<number> {
     console.error(`invalid workflow: ${v.errors.length} error(s)\n${formatErrors(v.errors)}`);
     return 2;
   }
-  const runId = randomUUID();
-  const out = resolve(one(a, 'out') ?? join('out', runId));
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (err) {
+    throw new InputError(`--out ${out}: cannot create the folder (${(err as Error).message})`);
+  }
   const store = new RunStore(join(data, 'cadflow.db'));
   store.enqueue({ runId, workflow: v.plan.workflow, targets, running: true });
   const controller = new AbortController();
@@ -164,7 +184,6 @@ async function cmdRun(a: Args): Promise<number> {
       listener: { ...printer, nodeDone: (id, rec) => { printer.nodeDone!(id, rec); store.saveNode(runId, id, rec); } },
     });
     store.setStatus(runId, record.status, { error: record.error, env: record.env });
-    await mkdir(out, { recursive: true });
     for (const [nodeId, rec] of Object.entries(record.nodes)) {
       for (const art of rec.artifacts ?? []) {
         const target = resolveInside(out, nodeId, art.name.replace(/[\\/]/g, '_'));
@@ -195,16 +214,32 @@ function preloadWorkflow(a: Args): object | undefined {
 }
 
 async function cmdServe(a: Args): Promise<number> {
-  checkFlags(a, ['host', 'port', 'token', 'model']);
+  checkFlags(a, ['host', 'port', 'token', 'model', 'models']);
   const port = Number(one(a, 'port') ?? 8188);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('--port must be 0-65535');
+  const host = one(a, 'host') ?? '127.0.0.1';
+  const data = dataDir(a);
+  const modelDirs = many(a, 'models').map((d) => checkFolder('--models', resolve(d)));
   const { startServer } = await import('./app.ts');
-  const server = await startServer({
-    dataDir: dataDir(a), host: one(a, 'host'), port, token: one(a, 'token') ?? process.env.CADFLOW_TOKEN,
-    builtinPacks: !a.flags.has('no-builtin'), packDirs: many(a, 'packs'), warmup: preloadWorkflow(a),
-  });
+  const { isModelPath } = await import('../nodes/diffusion/model-handle.ts');
+  const model = one(a, 'model');
+  // the operator's own --model DIR is readable by requests too (its preloaded handle is what they reuse)
+  if (model && isModelPath(model)) modelDirs.push(resolve(model));
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      dataDir: data, host, port, token: one(a, 'token') ?? process.env.CADFLOW_TOKEN, modelDirs,
+      builtinPacks: !a.flags.has('no-builtin'), packDirs: many(a, 'packs'), warmup: preloadWorkflow(a),
+    });
+  } catch (err) {
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    if (code === 'EADDRINUSE') throw new InputError(`--port ${port}: the port is in use on ${host} (pick another --port)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`--host ${host}: not an address of this machine`);
+    if (code === 'EACCES' && syscall === 'listen') throw new InputError(`--port ${port}: not allowed to listen on it (ports below 1024 need privileges)`);
+    throw err;
+  }
   const b = server.engine.backend;
-  console.log(`cadflow: backend ${b.backend} (${b.provider}), ${server.registry.types().length} node types, data ${dataDir(a)}`);
+  console.log(`cadflow: backend ${b.backend} (${b.provider}), ${server.registry.types().length} node types, data ${data}`);
   console.log(`cadflow: listening on ${server.url}/${server.token ? `?token=${server.token}` : ''}`);
   if (server.token) console.log(`cadflow: access token ${server.token} (Authorization: Bearer <token>)`);
   await new Promise<void>((done) => {
@@ -251,13 +286,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await cmdRun(args);
       case 'validate': return await cmdValidate(args);
       case 'nodes': return await cmdNodes(args);
-      default: throw new InputError(`unknown command ${command}\n\n${USAGE}`);
+      default: throw new InputError(`unknown command ${command} (cadflow --help lists them)`);
     }
   } catch (err) {
-    if (err instanceof InputError) {
-      console.error(`cadflow: ${err.message}`);
-      return 2;
-    }
-    throw err;
+    // one line, never a stack trace: tfjs-wasm's exception hook would otherwise print its whole minified source
+    console.error(`cadflow: ${err instanceof Error ? err.message : String(err)}`);
+    return err instanceof InputError ? 2 : 1;
   }
 }

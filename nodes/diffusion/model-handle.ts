@@ -79,9 +79,14 @@ export class LoadedModel implements ModelHandle {
 
 const bases = new Map<string, Promise<BaseWeights>>();
 
+/** Whether a model param names a folder by path (else it is a bundled model's name, a folder under modelsDir). */
+export function isModelPath(nameOrDir: string): boolean {
+  return isAbsolute(nameOrDir) || nameOrDir.startsWith('.') || nameOrDir.includes('/') || nameOrDir.includes('\\');
+}
+
 /** A bundled model name (a folder under modelsDir) or a path to a folder with config.json + model.safetensors. */
 export function resolveModelDir(nameOrDir: string, modelsDir: string): string {
-  const looksLikePath = isAbsolute(nameOrDir) || nameOrDir.startsWith('.') || nameOrDir.includes('/') || nameOrDir.includes('\\');
+  const looksLikePath = isModelPath(nameOrDir);
   const dir = looksLikePath ? resolve(nameOrDir) : join(modelsDir, nameOrDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new Error(looksLikePath ? `model folder ${dir} does not exist` : `no bundled model "${nameOrDir}" (looked for ${dir})`);
@@ -132,8 +137,7 @@ export async function loadModel(nameOrDir: string, modelsDir: string): Promise<L
     bases.set(cacheKey, base);
     base.catch(() => bases.delete(cacheKey));
   }
-  const isBundled = !(isAbsolute(nameOrDir) || nameOrDir.startsWith('.') || nameOrDir.includes('/'));
-  return new LoadedModel(isBundled ? nameOrDir : dir, await base);
+  return new LoadedModel(isModelPath(nameOrDir) ? dir : nameOrDir, await base);
 }
 
 /** A handle over weights held in memory (training, tests); `weightsHash` names them. */

@@ -40,6 +40,14 @@ function shareIdentityBuffers(backendName: string): void {
   });
 }
 
+/**
+ * tfjs's cpu backend prints a "looks like you are running TensorFlow.js in Node.js" banner on its first tensor.
+ * cadflow picked cpu knowingly (and says which backend runs), so that one banner is marked as already shown.
+ */
+function skipCpuBanner(): void {
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+}
+
 async function select(): Promise<BackendInfo> {
   const wanted = process.env.CADFLOW_BACKEND?.trim();
   const order: string[] = wanted ? [wanted] : ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -57,7 +65,10 @@ async function select(): Promise<BackendInfo> {
         }
       }
     } else if (choice === 'cpu') {
-      if (await tf.setBackend('cpu')) return { backend: 'cpu', provider: '@tensorflow/tfjs-backend-cpu' };
+      if (await tf.setBackend('cpu')) {
+        skipCpuBanner();
+        return { backend: 'cpu', provider: '@tensorflow/tfjs-backend-cpu' };
+      }
     }
     if (wanted) throw new Error(`CADFLOW_BACKEND=${wanted} is not available (try wasm or cpu)`);
   }

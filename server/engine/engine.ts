@@ -92,7 +92,7 @@ export class ValidationFailed extends Error {
 export interface EngineOptions {
   registry: NodeRegistry;
   artifacts: ArtifactSink;
-  dirs: { data: string; models: string };
+  dirs: NodeContext['dirs'];
   cache?: Partial<CacheLimits>;
 }
 

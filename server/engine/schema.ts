@@ -4,10 +4,26 @@ import { z } from 'zod';
 export const WORKFLOW_FORMAT = 'cadflow.workflow';
 export const WORKFLOW_VERSION = 1;
 
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Names that would reach Object.prototype if used as keys; refused as node ids, param and input names. */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 export const NodeIdSchema = z.string()
   .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'node ids are 1-64 of [A-Za-z0-9_-], not starting with a digit or dash')
   .refine((id) => !RESERVED_KEYS.has(id), 'reserved node id');
+
+/**
+ * A record whose keys may not be reserved names. zod drops a `__proto__` key silently, so the raw keys are
+ * checked before the record parses: the file is refused with a clear error instead of losing the entry.
+ */
+function safeRecord<K extends z.ZodType<string>, V extends z.ZodType>(what: string, key: K, value: V) {
+  return z.preprocess((raw, ctx) => {
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      for (const k of Object.keys(raw)) {
+        if (RESERVED_KEYS.has(k)) ctx.addIssue({ code: 'custom', path: [k], input: raw, message: `${k} is reserved and cannot be ${what}` });
+      }
+    }
+    return raw;
+  }, z.record(key, value));
+}
 /** [sourceNodeId, outputName] */
 export const LinkSchema = z.tuple([z.string().max(64), z.string().max(64)]);
 export type Link = z.infer<typeof LinkSchema>;
@@ -16,9 +32,9 @@ export const WorkflowNodeSchema = z.object({
   type: z.string().min(1).max(100),
   /** Missing means "the node type's current version". */
   typeVersion: z.number().int().min(1).optional(),
-  params: z.record(z.string(), z.unknown()).default({}),
+  params: safeRecord('a parameter name', z.string(), z.unknown()).default({}),
   /** One link per input, or a list of links for inputs declared `multiple`. */
-  inputs: z.record(z.string().max(64), z.union([LinkSchema, z.array(LinkSchema).max(256)])).default({}),
+  inputs: safeRecord('an input name', z.string().max(64), z.union([LinkSchema, z.array(LinkSchema).max(256)])).default({}),
   ui: z.record(z.string(), z.unknown()).optional(),
 });
 export type WorkflowNode = z.infer<typeof WorkflowNodeSchema>;
@@ -27,7 +43,7 @@ export const WorkflowSchema = z.object({
   format: z.literal(WORKFLOW_FORMAT),
   version: z.literal(WORKFLOW_VERSION),
   name: z.string().max(200).optional(),
-  nodes: z.record(NodeIdSchema, WorkflowNodeSchema).refine((n) => Object.keys(n).length <= 5000, 'at most 5000 nodes'),
+  nodes: safeRecord('a node id', NodeIdSchema, WorkflowNodeSchema).refine((n) => Object.keys(n).length <= 5000, 'at most 5000 nodes'),
   meta: z.record(z.string(), z.unknown()).default({}),
 });
 export type Workflow = z.infer<typeof WorkflowSchema>;
@@ -38,11 +54,12 @@ export type Workflow = z.infer<typeof WorkflowSchema>;
  */
 function v0ToV1(raw: Record<string, unknown>): Record<string, unknown> {
   const list = Array.isArray(raw.nodes) ? (raw.nodes as Record<string, unknown>[]) : [];
-  const nodes: Record<string, Record<string, unknown>> = {};
+  // null-prototype maps: ids and input names come from the file (a link into "toString" finds no node)
+  const nodes: Record<string, Record<string, unknown>> = Object.create(null);
   for (const n of list) {
     if (typeof n !== 'object' || n === null || typeof n.id !== 'string') continue;
     const { id, ...rest } = n;
-    nodes[id as string] = { ...rest, inputs: {} };
+    nodes[id as string] = { ...rest, inputs: Object.create(null) };
   }
   for (const l of Array.isArray(raw.links) ? (raw.links as { from?: unknown; to?: unknown }[]) : []) {
     if (!Array.isArray(l?.from) || !Array.isArray(l?.to)) continue;
@@ -64,9 +81,20 @@ export const WORKFLOW_MIGRATIONS: Record<number, (raw: Record<string, unknown>) 
   0: v0ToV1,
 };
 
+/** At most this many errors are listed: a hostile 2 MB body can hold hundreds of thousands. */
+export const MAX_ERRORS = 100;
+export interface TooManyErrors { nodeId: null; kind: 'too_many_errors'; message: string }
+
+/** The first MAX_ERRORS errors, then one `too_many_errors` entry saying how many were left out. */
+export function capErrors<E>(errors: E[]): (E | TooManyErrors)[] {
+  if (errors.length <= MAX_ERRORS) return errors;
+  const left = errors.length - MAX_ERRORS;
+  return [...errors.slice(0, MAX_ERRORS), { nodeId: null, kind: 'too_many_errors', message: `${left} more error(s) left out: only the first ${MAX_ERRORS} are listed` }];
+}
+
 export type ParseResult =
   | { ok: true; workflow: Workflow }
-  | { ok: false; errors: { nodeId: string | null; kind: 'bad_workflow'; message: string }[] };
+  | { ok: false; errors: ({ nodeId: string | null; kind: 'bad_workflow'; message: string } | TooManyErrors)[] };
 
 /** Migrates an older file to the current version, then checks its shape. Never throws on bad input. */
 export function parseWorkflow(raw: unknown): ParseResult {
@@ -86,13 +114,13 @@ export function parseWorkflow(raw: unknown): ParseResult {
   if (parsed.success) return { ok: true, workflow: parsed.data };
   return {
     ok: false,
-    errors: parsed.error.issues.slice(0, 100).map((i) => {
+    errors: capErrors(parsed.error.issues.map((i) => {
       const inNodes = i.path[0] === 'nodes' && typeof i.path[1] === 'string';
       return {
         nodeId: inNodes ? (i.path[1] as string) : null,
         kind: 'bad_workflow' as const,
         message: `${i.path.join('.') || '(root)'}: ${i.message}`,
       };
-    }),
+    })),
   };
 }

@@ -1,12 +1,12 @@
 // Validation before anything runs: returns every error at once, and the execution plan when there are none.
 import { canConnect, type SocketType } from '../../nodes/sdk/sockets.ts';
 import type { AnyNodeDef } from '../../nodes/sdk/define.ts';
-import { parseWorkflow, type Link, type Workflow } from './schema.ts';
+import { capErrors, parseWorkflow, type Link, type Workflow } from './schema.ts';
 import type { NodeRegistry } from './registry.ts';
 
 export type ValidationKind =
   | 'bad_workflow' | 'unknown_type' | 'bad_version' | 'missing_input' | 'unknown_input' | 'type_mismatch'
-  | 'bad_param' | 'dangling_link' | 'unknown_output' | 'cycle' | 'unknown_target';
+  | 'bad_param' | 'dangling_link' | 'unknown_output' | 'cycle' | 'unknown_target' | 'too_many_errors';
 
 export interface ValidationError {
   /** null for errors about the whole workflow. */
@@ -33,6 +33,11 @@ export interface Plan {
 
 export type ValidationResult = { ok: true; plan: Plan; errors: [] } | { ok: false; errors: ValidationError[] };
 
+/** Node ids, input and output names come from the request: look them up as own keys only, never the prototype's. */
+function own<T>(map: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
 function linksOf(v: Link | Link[]): Link[] {
   return Array.isArray(v[0]) ? (v as Link[]) : [v as Link];
 }
@@ -50,9 +55,10 @@ function neededNodes(wf: Workflow, targets: string[] | undefined): Set<string> {
   const stack = [...targets];
   while (stack.length) {
     const id = stack.pop()!;
-    if (needed.has(id) || !wf.nodes[id]) continue;
+    const node = own(wf.nodes, id);
+    if (needed.has(id) || !node) continue;
     needed.add(id);
-    for (const v of Object.values(wf.nodes[id].inputs)) for (const [src] of linksOf(v)) stack.push(src);
+    for (const v of Object.values(node.inputs)) for (const [src] of linksOf(v)) stack.push(src);
   }
   return needed;
 }
@@ -68,7 +74,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
   const errors: ValidationError[] = [];
   if (!Object.keys(wf.nodes).length) errors.push({ nodeId: null, kind: 'bad_workflow', message: 'nothing to run: the workflow has no nodes' });
   for (const t of targets ?? []) {
-    if (!wf.nodes[t]) errors.push({ nodeId: t, kind: 'unknown_target', message: `target ${t} is not a node of this workflow` });
+    if (!own(wf.nodes, t)) errors.push({ nodeId: t, kind: 'unknown_target', message: `target ${t} is not a node of this workflow` });
   }
   const needed = neededNodes(wf, targets);
   const planned = new Map<string, PlannedNode>();
@@ -100,7 +106,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
     }
     const inputs: Record<string, Link[]> = {};
     for (const [name, value] of Object.entries(node.inputs)) {
-      const spec = def.inputs[name];
+      const spec = own(def.inputs, name);
       if (!spec) {
         errors.push({ nodeId: id, kind: 'unknown_input', message: `${node.type} has no input ${name}` });
         continue;
@@ -110,14 +116,14 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
         errors.push({ nodeId: id, kind: 'type_mismatch', message: `input ${name} takes one link, got ${links.length}` });
       }
       for (const [src, output] of links) {
-        const srcNode = wf.nodes[src];
+        const srcNode = own(wf.nodes, src);
         if (!srcNode) {
           errors.push({ nodeId: id, kind: 'dangling_link', message: `input ${name} links to missing node ${src}` });
           continue;
         }
         const srcDef = registry.get(srcNode.type);
         if (!srcDef) continue; // reported as unknown_type on the source
-        const out = srcDef.outputs[output];
+        const out = own(srcDef.outputs, output);
         if (!out) {
           errors.push({ nodeId: id, kind: 'unknown_output', message: `input ${name}: ${src} (${srcNode.type}) has no output ${output}` });
           continue;
@@ -130,7 +136,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
       inputs[name] = links;
     }
     for (const [name, spec] of Object.entries(def.inputs)) {
-      if (!spec.optional && !node.inputs[name]) {
+      if (!spec.optional && !own(node.inputs, name)) {
         errors.push({ nodeId: id, kind: 'missing_input', message: `required input ${name} (${([] as string[]).concat(spec.type).join('|')}) is not connected` });
       }
     }
@@ -139,7 +145,7 @@ export function validateWorkflow(raw: unknown, registry: NodeRegistry, targets?:
 
   const order = topoOrder(wf, errors);
   const relevant = errors.filter((e) => e.nodeId === null || needed.has(e.nodeId) || e.kind === 'unknown_target');
-  if (relevant.length) return { ok: false, errors: relevant };
+  if (relevant.length) return { ok: false, errors: capErrors(relevant) };
   return { ok: true, errors: [], plan: { workflow: registry.stampPacks(wf), order: order.filter((id) => needed.has(id)).map((id) => planned.get(id)!) } };
 }
 
@@ -150,7 +156,7 @@ function topoOrder(wf: Workflow, errors: ValidationError[]): string[] {
   const consumers = new Map<string, string[]>(ids.map((id) => [id, []]));
   for (const id of ids) {
     const sources = new Set<string>();
-    for (const v of Object.values(wf.nodes[id].inputs)) for (const [src] of linksOf(v)) if (wf.nodes[src]) sources.add(src);
+    for (const v of Object.values(wf.nodes[id].inputs)) for (const [src] of linksOf(v)) if (own(wf.nodes, src)) sources.add(src);
     for (const src of sources) {
       indegree.set(id, indegree.get(id)! + 1);
       consumers.get(src)!.push(id);

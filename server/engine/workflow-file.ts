@@ -1,6 +1,6 @@
 // Reading workflow files and applying `--set node.param=value` overrides (CLI, harness, workflow tests).
 import { readFileSync } from 'node:fs';
-import { parseWorkflow, type Workflow } from './schema.ts';
+import { parseWorkflow, RESERVED_KEYS, type Workflow } from './schema.ts';
 
 /** Bad input from the user (unreadable file, bad JSON, bad --set): the CLI exits 2 on it. */
 export class InputError extends Error {
@@ -50,8 +50,10 @@ export function applyOverrides(raw: unknown, sets: Record<string, unknown>): unk
     const dot = key.indexOf('.');
     const nodeId = key.slice(0, dot);
     const param = key.slice(dot + 1);
-    const node = wf.nodes[nodeId];
+    // own keys only: `--set __proto__.x=1` must name no node rather than reach Object.prototype
+    const node = Object.hasOwn(wf.nodes, nodeId) ? wf.nodes[nodeId] : undefined;
     if (!node) throw new InputError(`--set ${key}: the workflow has no node ${nodeId} (nodes: ${Object.keys(wf.nodes).join(', ')})`);
+    if (RESERVED_KEYS.has(param)) throw new InputError(`--set ${key}: ${param} is reserved and cannot be a parameter name`);
     node.params = { ...node.params, [param]: value };
   }
   return wf;
