@@ -1,12 +1,13 @@
 // The `cadflow` command: run, validate, nodes, train; exit codes 0/1/2. A few cases spawn the real
 // command (bin/cadflow.js); the rest call the same main() in-process, which is much cheaper on 2 cores.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../server/commands.ts';
-import { REPO_ROOT } from '../../server/engine/registry.ts';
+import { MODELS_DIR, REPO_ROOT } from '../../server/engine/registry.ts';
 import { BROKENPACK, TESTPACK } from './helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cadflow-cli-'));
@@ -20,9 +21,9 @@ interface Outcome { code: number; stdout: string; stderr: string }
 const SPAWN_TIMEOUT = 300_000;
 
 /** The real command in its own process. */
-function spawnCadflow(args: string[]): Promise<Outcome> {
+function spawnCadflow(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/cadflow.js'), ...args], {
-    cwd: tmp, env: { ...process.env, CADFLOW_DATA: data }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: tmp, env: { ...process.env, CADFLOW_DATA: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -136,4 +137,84 @@ describe('cadflow train', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('not installed yet');
   });
+});
+
+describe('hardening (issue 28): one line per error, exit 0 done / 1 failed / 2 bad input', () => {
+  const aFile = join(tmp, 'a-file');
+  writeFileSync(aFile, 'not a folder');
+  const loadWorkflow = (model: string) => {
+    const file = join(tmp, `load-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify({ format: 'cadflow.workflow', version: 1, nodes: { load: { type: 'LoadModel', params: { model } } } }));
+    return file;
+  };
+
+  it('--target naming an Object.prototype member exits 2 with the error, not 7 with a tfjs source dump', async () => {
+    const run = await spawnCadflow(['run', CHAIN, ...packs, '--target', 'constructor', '--out', join(tmp, 'out-h1')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('invalid workflow: 1 error(s)\n  constructor: unknown_target: target constructor is not a node of this workflow\n');
+    const validate = await cadflow(['validate', CHAIN, ...packs, '--target', 'toString']);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toContain('toString: unknown_target');
+  }, SPAWN_TIMEOUT);
+
+  it('--data on a regular file and --out under one exit 2 in one line, before anything runs', async () => {
+    const d = await cadflow(['run', CHAIN, ...packs, '--data', aFile]);
+    expect(d).toMatchObject({ code: 2, stderr: `cadflow: --data ${aFile} is a file, not a folder\n` });
+    expect((await cadflow(['validate', CHAIN, ...packs], { CADFLOW_DATA: aFile })).stderr).toBe(`cadflow: CADFLOW_DATA ${aFile} is a file, not a folder\n`);
+    const o = await cadflow(['run', CHAIN, ...packs, '--out', join(aFile, 'sub')]);
+    // the whole stderr: no node ran, so no run was recorded done before the failure
+    expect(o).toMatchObject({ code: 2, stderr: `cadflow: --out ${join(aFile, 'sub')}: ${aFile} is a file, not a folder\n` });
+  });
+
+  it('serve on a port in use exits 2 saying so in one line', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await spawnCadflow(['serve', '--port', String(port), '--model', 'none', ...packs]);
+      expect(r).toMatchObject({ code: 2, stderr: `cadflow: --port ${port}: the port is in use on 127.0.0.1 (pick another --port)\n` });
+    } finally {
+      busy.close();
+    }
+  }, SPAWN_TIMEOUT);
+
+  it('serve refuses an empty --token or CADFLOW_TOKEN with exit 2 instead of serving without one', async () => {
+    // the old code started serving (and never returned): a timer turns that into a failure that says so
+    const within = (p: Promise<Outcome>) => Promise.race([p, new Promise<Outcome>((resolve) => setTimeout(() => resolve({ code: -1, stdout: '', stderr: 'still serving' }), 30_000))]);
+    const serve = ['serve', '--host', '0.0.0.0', '--port', '0', '--model', 'none', ...packs];
+    for (const [args, env] of [[[...serve, '--token='], {}], [serve, { CADFLOW_TOKEN: '' }]] as const) {
+      const r = await within(cadflow([...args], env));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^cadflow: the access token \(--token \/ CADFLOW_TOKEN\) is empty.*\n$/);
+    }
+  });
+
+  it('--set on __proto__, constructor or prototype exits 2 naming the node and leaves Object.prototype alone', async () => {
+    try {
+      for (const id of ['__proto__', 'constructor', 'prototype']) {
+        const r = await cadflow(['validate', CHAIN, ...packs, '--set', `${id}.steps=5`]);
+        expect(r, id).toMatchObject({ code: 2, stderr: `cadflow: --set ${id}.steps: the workflow has no node ${id} (nodes: a, b, sum, slow, noise, pass, mean)\n` });
+      }
+      const param = await cadflow(['validate', CHAIN, ...packs, '--set', 'slow.__proto__={"steps":1}']);
+      expect(param).toMatchObject({ code: 2, stderr: 'cadflow: --set slow.__proto__: __proto__ is reserved and cannot be a parameter name\n' });
+      expect(({} as Record<string, unknown>).params).toBeUndefined();
+      expect((await cadflow(['validate', CHAIN, ...packs])).code).toBe(0);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).params; // what the old code left behind
+    }
+  });
+
+  it('run may still load a model folder from any path (the CLI is not a request)', async () => {
+    const dir = join(tmp, 'elsewhere', 'micro');
+    cpSync(join(MODELS_DIR, 'shapes-micro'), dir, { recursive: true });
+    const r = await cadflow(['run', loadWorkflow(dir), '--out', join(tmp, 'out-h6')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`loaded ${dir}`);
+  });
+
+  it('prints no tfjs "running TensorFlow.js in Node.js" banner (cpu backend)', async () => {
+    const r = await spawnCadflow(['run', loadWorkflow('shapes-micro'), '--out', join(tmp, 'out-h7')], { CADFLOW_BACKEND: 'cpu' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('TensorFlow.js in Node.js');
+  }, SPAWN_TIMEOUT);
 });

@@ -39,6 +39,9 @@ function hostileRequests(n: number): Req[] {
     () => ({ method: 'POST', path: '/api/runs', body: json({ workflow: wf({ a: { type: 'Add', inputs: { a: pick([['a', 'sum'], ['../x', 'y'], [1, 2], 'a.sum']) } } }) }) }),
     () => ({ method: 'POST', path: '/api/runs', body: '{"workflow":{"format":"cadflow.workflow","version":1,"nodes":{"__proto__":{"type":"Number"}}}}' }),
     () => ({ method: 'POST', path: '/api/runs', body: '{"__proto__":{"polluted":true},"workflow":1}' }),
+    // names of Object.prototype members as targets, link sources and outputs (issue 28: these were 500s)
+    () => ({ method: 'POST', path: '/api/runs', body: json({ workflow: wf({ a: { type: 'Number' } }), targets: [pick(['__proto__', 'constructor', 'hasOwnProperty', 'toString'])] }) }),
+    () => ({ method: 'POST', path: '/api/runs', body: json({ workflow: wf({ a: { type: 'Number' }, s: { type: 'Add', inputs: { a: [pick(['constructor', '__proto__', 'toString', 'a']), pick(['constructor', 'valueOf'])] } } }) }) }),
     () => ({ method: 'POST', path: '/api/runs', body: json({ workflow: wf({ a: { type: 'Number' } }) }), type: pick(['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) }),
     () => ({ method: 'GET', path: `/api/artifacts/${pick(['..%2F..%2Fcadflow.db', '../../etc/passwd', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', 'a'.repeat(64), '..', `${'0'.repeat(63)}/`, '%00'])}` }),
     () => ({ method: 'GET', path: `/api/workflows/${pick(['..%2F..%2Fcadflow.db', '.hidden', '%2e%2e', 'a%2Fb', '-x', 'x'.repeat(300), '%E0%A4%A'])}` }),
