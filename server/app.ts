@@ -19,7 +19,7 @@ import { ArtifactStore } from './store/artifacts.ts';
 import { RunStore } from './store/db.ts';
 import { ShippedWorkflows } from './store/shipped.ts';
 import { listModels } from './models.ts';
-import type { ModelsResponse, NodesResponse, RunRecordWire, RunsResponse, WorkflowResponse, WorkflowsResponse } from './wire.ts';
+import type { ModelsResponse, RunRecordWire, RunsResponse, WorkflowResponse, WorkflowsResponse } from './wire.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -198,7 +198,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
     res.json({ ok: true, backend: engine.backend, running: manager.runningId ?? null, queued: store.queued().length });
   });
   app.get('/api/nodes', (_req, res) => {
-    res.json({ nodes: registry.describe(), packs: registry.packs, packErrors: registry.packErrors } satisfies NodesResponse);
+    res.json({ nodes: registry.describe(), packs: registry.packs, packErrors: registry.packErrors });
   });
   app.get('/api/models', (_req, res) => {
     res.json(listModels(MODELS_DIR, opts.dataDir) satisfies ModelsResponse);

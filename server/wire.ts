@@ -87,7 +87,8 @@ export const NodeRecordSchema = z.object({
 export const RunRecordSchema = RunRowSchema.extend({
   workflow: z.unknown(),
   targets: z.array(z.string()).nullable(),
-  env: z.record(z.string(), z.unknown()).nullable(),
+  /** The run's environment (backend, versions, model hashes, seeds); the editor reads only the backend's name. */
+  env: z.object({ backend: z.object({ backend: z.string() }) }).nullable(),
   nodes: z.record(z.string(), NodeRecordSchema),
 });
 export type RunRecordWire = z.infer<typeof RunRecordSchema>;
