@@ -19,7 +19,9 @@ import { CancelledError, type NodeContext, type TableValue } from '../nodes/sdk/
 import { loadModel, sampleImages } from '../nodes/diffusion/api.ts';
 import type { ModelHandle } from '../nodes/diffusion/handle.ts';
 import { fitAttributionNode, fitParams } from '../nodes/attribution/nodes/fit-attribution.ts';
-import { DEFAULT_RHO, eraseNode, eraseParams } from '../nodes/attribution/nodes/erase.ts';
+import { eraseNode, eraseParams } from '../nodes/attribution/nodes/erase.ts';
+import { eraseBaselineNode, baselineParams } from '../nodes/attribution/nodes/erase-baseline.ts';
+import { DEFAULT_RHO } from '../nodes/attribution/erase.ts';
 import { validateAttributionNode, validateParams } from '../nodes/attribution/nodes/validate-attribution.ts';
 import type { AttributionValue } from '../nodes/attribution/attribution.ts';
 import { evaluateErasure } from '../nodes/evaluation/erasure-eval.ts';
@@ -223,13 +225,10 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
   for (const concept of o.concepts) {
     t0 = Date.now();
     const { attr, ms } = await fit(model, { concept, samples: o.samples, timesteps: o.timesteps, steps: o.steps, ...o.fitExtra });
-    // With a stop check CAD may keep fewer rounds than `rounds`; the baselines then zero as many rounds' count.
-    let roundsKept: number | undefined;
+    // The baselines zero CAD's per-matrix counts (its report), whatever rounds CAD kept.
+    const cad = await eraseNode.execute(benchCtx(true), { model, attribution: attr }, eraseParams.parse({ rho: o.rho, selection: o.selection, ...o.eraseExtra }));
     for (const method of o.methods) {
-      const out = await eraseNode.execute(benchCtx(true), { model, attribution: attr }, eraseParams.parse({
-        rho: o.rho, method, coar_masks: o.masks, selection: o.selection, ...o.eraseExtra, ...(method !== 'cad' && roundsKept ? { rounds: roundsKept } : {}),
-      }));
-      if (method === 'cad') roundsKept = (out.report as TableValue).rows.at(-1)!.rounds_kept as number | undefined;
+      const out = method === 'cad' ? cad : await eraseBaselineNode.execute(benchCtx(true), { model, attribution: attr, match: cad.report }, baselineParams.parse({ method, coar_masks: o.masks }));
       const handle = out.model as ModelHandle;
       const seen = edits.get(handle.key);
       if (seen) {
@@ -237,6 +236,7 @@ async function eraseAll(model: ModelHandle, o: { concepts: string[]; samples: nu
         handle.dispose();
       } else edits.set(handle.key, { method, handle, zeroed: Number((out.report as TableValue).rows.at(-1)!.weights_zeroed), concepts: [concept] });
     }
+    if (!o.methods.includes('cad')) (cad.model as ModelHandle).dispose();
     console.log(`${concept}: fit ${ms} ms, fit and edits ${Date.now() - t0} ms`);
   }
   for (const e of edits.values()) {

@@ -5,7 +5,9 @@
 // rather than from the model being tuned.
 import { createHash } from 'node:crypto';
 import { tf } from '../sdk/runtime.ts';
-import type { WeightOverlay } from '../diffusion/handle.ts';
+import type { ModelHandle, WeightOverlay } from '../diffusion/handle.ts';
+import type { TableValue } from '../sdk/values.ts';
+import { buildObjective, type FitPlan } from './plan.ts';
 import { FlatAdam } from '../diffusion/ops/adam.ts';
 import { makeRng } from '../sdk/random.ts';
 import { gradientsOfPass, type GradientHooks, type Objective } from './attribution.ts';
@@ -61,4 +63,36 @@ export function deltaOverlay(deltas: ReadonlyMap<string, Float32Array>, label: s
       return d ? tf.add(w, tf.tensor(d, w.shape)) : w;
     },
   };
+}
+
+export interface EsdEraseOptions extends EsdOptions {
+  /** η of the target ε("") − η·(ε(c) − ε("")). */
+  guidance: number;
+}
+
+/**
+ * ESD-u on the erase objective rebuilt from an erase attribution's plan (anchor "", no preserve term, η = guidance):
+ * the tuned model as a delta overlay and a per-matrix report of what changed.
+ */
+export async function esdErase(
+  model: ModelHandle, plan: FitPlan, o: EsdEraseOptions, hooks: GradientHooks & { log(m: string): void },
+): Promise<{ model: ModelHandle; report: TableValue }> {
+  const objective = await buildObjective(model, { ...plan, preserve: 0, anchor: 'empty', guidance: o.guidance }, hooks);
+  let tuned;
+  try {
+    tuned = await esdFineTune(objective, model.weights(), o, hooks);
+  } finally {
+    objective.dispose();
+  }
+  const changed = [...tuned.deltas.values()].reduce((a, d) => a + d.length, 0);
+  const label = `ESD-u erase '${plan.concept}' (${o.steps} steps, lr ${o.lr}, η ${o.guidance}): ${changed.toLocaleString('en-US')} weights tuned`;
+  hooks.log(`${label}; loss ${tuned.losses[0]?.toFixed(3)} → ${tuned.losses.at(-1)?.toFixed(3)}`);
+  const report: TableValue = {
+    columns: ['layer', 'weights_tuned', 'mean_abs_change'],
+    rows: [
+      ...[...tuned.deltas].map(([layer, d]) => ({ layer, weights_tuned: d.length, mean_abs_change: d.reduce((a, v) => a + Math.abs(v), 0) / d.length })),
+      { layer: 'total (esd)', weights_tuned: changed, mean_abs_change: null },
+    ],
+  };
+  return { model: model.withOverlay(deltaOverlay(tuned.deltas, label)), report };
 }

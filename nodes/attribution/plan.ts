@@ -9,7 +9,7 @@ import { buildPrompts } from '../world/prompts.ts';
 import { randomScene, renderScene } from '../world/render.ts';
 import { ATTRIBUTES, DEFAULT_CONCEPTS, attributeOf, type Attribute, type SceneLabels } from '../world/concepts.ts';
 import { openPrompt, parsePrompt, substitutePrompt } from '../world/captions.ts';
-import { valuePrompt } from '../evaluation/protocols/erasure.ts';
+import { valuePrompt } from '../world/value-prompts.ts';
 import type { GradientHooks, Objective } from './attribution.ts';
 import { cadflowDenoiser } from './denoiser.ts';
 import { amplifyObjective, eraseObjective, preservingObjective, type PreserveBalance } from './objectives.ts';

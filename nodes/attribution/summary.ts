@@ -128,3 +128,8 @@ export function parseAttribution(bytes: Uint8Array): AttributionValue {
     scores: get('scores'), grads: get('grads'), magnitude: get('magnitude'),
   };
 }
+
+/** " (J_concept 12.3, J_keep 45.6)" for a composite objective's part values, else "". */
+export function partsText(parts: Record<string, number> | undefined): string {
+  return parts ? ` (${Object.entries(parts).map(([n, v]) => `J_${n} ${v.toPrecision(6)}`).join(', ')})` : '';
+}

@@ -2,6 +2,8 @@
 // (render, caption) pairs. Gives the CLIP score (torchmetrics: 100·max(cos, 0)) and the embeddings for FD.
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { tf } from '../sdk/runtime.ts';
+import { NodeParamError } from '../sdk/errors.ts';
+import type { NodeContext } from '../sdk/define.ts';
 import { DEFAULT_CONCEPTS, type WorldConcepts } from '../world/concepts.ts';
 import { worldVocabulary } from '../world/captions.ts';
 import {
@@ -103,4 +105,15 @@ export function clipScoresOf(imageEmb: Float32Array, textEmb: Float32Array, d: n
     for (let k = 0; k < d; k++) dot += imageEmb[i * d + k] * textEmb[i * d + k];
     return 100 * Math.max(dot, 0);
   });
+}
+
+/** The shapes-CLIP a node's param names, its hash recorded; a load failure is a NodeParamError on that param. */
+export async function clipFor(ctx: NodeContext, param: string, nameOrDir: string): Promise<Clip> {
+  try {
+    const clip = await loadClip(nameOrDir, ctx.dirs.models);
+    ctx.record({ hashes: { [`clip:${nameOrDir}`]: clip.sha256 } });
+    return clip;
+  } catch (err) {
+    throw new NodeParamError(param, `cannot load shapes-CLIP "${nameOrDir}": ${(err as Error).message}`);
+  }
 }

@@ -2,6 +2,8 @@
 // ResNet-50 classifier: every erase/keep accuracy is "what the judge sees in the generated image".
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { tf } from '../sdk/runtime.ts';
+import { NodeParamError } from '../sdk/errors.ts';
+import type { NodeContext } from '../sdk/define.ts';
 import { DEFAULT_CONCEPTS, type Attribute } from '../world/concepts.ts';
 import { headLogits, headSpecs, trunkFeatures, trunkSpecs, trunkWidth, type AttributeValues, type TrunkConfig, type Weights } from './networks.ts';
 import { layoutOf, type ParamLayout } from './params.ts';
@@ -96,4 +98,15 @@ export function attributeAccuracy(
     if (p[attribute] === want) hits++;
   });
   return { accuracy: count ? hits / count : NaN, count };
+}
+
+/** The judge a node's param names, its hash recorded; a load failure is a NodeParamError on that param. */
+export async function judgeFor(ctx: NodeContext, param: string, nameOrDir: string): Promise<Judge> {
+  try {
+    const judge = await loadJudge(nameOrDir, ctx.dirs.models);
+    ctx.record({ hashes: { [`judge:${nameOrDir}`]: judge.sha256 } });
+    return judge;
+  } catch (err) {
+    throw new NodeParamError(param, `cannot load judge "${nameOrDir}": ${(err as Error).message}`);
+  }
 }

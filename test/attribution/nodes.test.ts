@@ -12,6 +12,8 @@ import { buildObjective, CAPTIONS_TEMPLATE, planPrompts, type FitPlan } from '..
 import { parseAttribution } from '../../nodes/attribution/summary.ts';
 import { fitAttributionNode, fitParams, planOf } from '../../nodes/attribution/nodes/fit-attribution.ts';
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
+import { baselineParams, eraseBaselineNode } from '../../nodes/attribution/nodes/erase-baseline.ts';
+import { esdParams, fineTuneEsdNode } from '../../nodes/attribution/nodes/fine-tune-esd.ts';
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
 import { judgedConceptShare, judgedKeepShare } from '../../nodes/attribution/stop-check.ts';
@@ -141,7 +143,7 @@ describe('attribution nodes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('Erase: exact per-matrix counts, reversible overlay; baselines zero the same number of weights', async () => {
+  it('Erase: exact per-matrix counts, reversible overlay; EraseBaseline zeroes the same number of weights', async () => {
     const cad = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1 }));
     const report = cad.report as TableValue;
     const total = report.rows[report.rows.length - 1]!;
@@ -164,7 +166,7 @@ describe('attribution nodes', () => {
     const name = attr.set.matrices[0]!.name;
     expect(Buffer.from(restored.weights().get(name)!.dataSync().buffer).equals(Buffer.from(model.base(name).dataSync().buffer))).toBe(true);
     for (const method of ['random', 'magnitude', 'gradient', 'coar'] as const) {
-      const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.05, rounds: 1, method, coar_masks: 8 }));
+      const out = await eraseBaselineNode.execute(fakeCtx(), { model, attribution: attr, match: report }, baselineParams.parse({ method, coar_masks: 8 }));
       const t = (out.report as TableValue).rows.at(-1)!;
       if (method === 'coar') expect(Math.abs((t.weights_zeroed as number) - zeros)).toBeLessThanOrEqual(attr.set.matrices.reduce((a, m) => Math.max(a, m.cols), 0));
       else expect(t.weights_zeroed).toBe(zeros);
@@ -202,16 +204,13 @@ describe('attribution nodes', () => {
     const restored = edited.withoutOverlay(edited.overlays[0]!.id);
     const name = attr.set.matrices[0]!.name;
     expect(Buffer.from(restored.weights().get(name)!.dataSync().buffer).equals(Buffer.from(model.base(name).dataSync().buffer))).toBe(true);
-    const random = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ ...rule, rounds: 2, method: 'random' }));
+    // Wired to CAD's report, a baseline zeroes CAD's per-matrix counts over all its rounds.
+    const random = await eraseBaselineNode.execute(fakeCtx(), { model, attribution: attr, match: two.report }, baselineParams.parse({ method: 'random' }));
     expect((random.report as TableValue).rows.at(-1)!.weights_zeroed).toBe(total.weights_zeroed);
-    // Wired to CAD's report, a baseline zeroes CAD's per-matrix counts whatever its own rounds say.
-    const matched = await eraseNode.execute(fakeCtx(), { model, attribution: attr, match: two.report }, eraseParams.parse({ ...rule, rounds: 1, method: 'magnitude' }));
+    const matched = await eraseBaselineNode.execute(fakeCtx(), { model, attribution: attr, match: two.report }, baselineParams.parse({ method: 'magnitude' }));
     const perLayer = (t: unknown) => (t as TableValue).rows.map((r) => [r.layer, r.cad_components, r.weights_zeroed]).slice(0, -1);
     expect(perLayer(matched.report)).toEqual(perLayer(two.report));
     (matched.model as ModelHandle).dispose();
-    const bad = { columns: ['layer', 'cad_components'], rows: [{ layer: attr.set.matrices[0]!.name, cad_components: 1 }] };
-    await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr, match: bad }, eraseParams.parse({ method: 'random' }))).rejects.toMatchObject({ input: 'match' });
-    await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr, match: { columns: [], rows: [] } }, eraseParams.parse({ method: 'random' }))).rejects.toMatchObject({ input: 'match' });
     for (const h of [one.model, edited, restored, random.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -393,7 +392,7 @@ describe('attribution nodes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('FitAttribution anchor auto (v2\'s default): open where the prompts can leave the concept open, else ""; v1 keeps "empty", v2 keeps preserve 0', async () => {
+  it('FitAttribution anchor auto: open where the prompts can leave the concept open, else ""; preserve and balance defaults', async () => {
     const fitRed = async (extra: Record<string, unknown>) => {
       const ctx = fakeCtx();
       const a = (await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'red', ...extra }))).attribution as AttributionValue;
@@ -408,55 +407,46 @@ describe('attribution nodes', () => {
     // Prompts that do not all name the concept, and free-text concepts, cannot leave it open: "" (no error).
     expect((await fitRed({ prompts: ['a red circle on a black background', 'a blue circle on a black background'] })).plan.anchor).toBe('empty');
     expect((await fitRed({ concept: 'shape', prompts: ['a red shape on a black background'] })).plan.anchor).toBe('empty');
-    const up = fitAttributionNode.migrations![1]!;
-    expect(fitParams.parse(up({}))).toMatchObject({ anchor: 'empty' });
-    expect(fitParams.parse(up({ anchor: 'open' }))).toMatchObject({ anchor: 'open' });
-    // v2's J was the paper's (preserve 0); v3 preserves the attribute's other values (λ = 1) unless told.
-    const up2 = fitAttributionNode.migrations![2]!;
+    // preserve unset: λ = 1 for a shape, colour or background, 0 for a style or free text; balance relative.
     expect(planOf(fitParams.parse({})).preserve).toBe(1);
     expect(planOf(fitParams.parse({ concept: 'a teapot', prompts: ['a teapot'] })).preserve).toBe(0);
     expect(planOf(fitParams.parse({ concept: 'red' })).preserve).toBe(1);
     expect(planOf(fitParams.parse({ concept: 'outline' })).preserve).toBe(0); // style's one other value is its complement
-    expect(planOf(fitParams.parse(up2({}))).preserve).toBe(0);
-    expect(fitParams.parse(up2({ preserve: 2 }))).toMatchObject({ preserve: 2 });
-    expect(fitParams.parse(up2(up({})))).toMatchObject({ anchor: 'empty', preserve: 0 });
-    // v3 preserved by J_concept − λ·J_keep; v4 by ln J_concept − λ·ln J_keep, and logs both terms.
-    const up3 = fitAttributionNode.migrations![3]!;
     expect(planOf(fitParams.parse({})).balance).toBe('relative');
-    expect(planOf(fitParams.parse(up3({}))).balance).toBe('difference');
-    expect(fitParams.parse(up3({ balance: 'relative' }))).toMatchObject({ balance: 'relative' });
     const parts = auto.a.provenance.parts as { concept: number; keep: number };
     expect(auto.a.value).toBeCloseTo(Math.log(parts.concept) - Math.log(parts.keep), 4);
     expect(auto.logs.some((l) => l.includes(`J_concept ${parts.concept.toPrecision(6)}, J_keep ${parts.keep.toPrecision(6)}`))).toBe(true);
   });
 
-  it('Erase v1–v5 workflows keep their meaning: v1 one round of ρ = 0.1, v2 every round, v3 up to 4 rounds without a keep check, v4 no recall check, v5 32-sample checks of the fit\'s prompts', () => {
-    const up = eraseNode.migrations![1]!;
-    expect(eraseParams.parse(up({}))).toMatchObject({ rho: 0.1, rounds: 1 });
-    expect(eraseParams.parse(up({ rho: 0.05, method: 'random' }))).toMatchObject({ rho: 0.05, rounds: 1, method: 'random' });
-    expect(eraseParams.parse({})).toMatchObject({ rho: 0.02, stop_at: 0.1 });
-    // v2 ran every round: no stop check unless the workflow set one.
-    const up2 = eraseNode.migrations![2]!;
-    expect(eraseParams.parse(up2({ rounds: 4 }))).toMatchObject({ rounds: 4, stop_at: 0 });
-    expect(eraseParams.parse(up2(up({})))).toMatchObject({ rho: 0.1, rounds: 1, stop_at: 0 });
-    // v3 ran up to 4 rounds with no keep check.
-    const up3 = eraseNode.migrations![3]!;
-    expect(eraseParams.parse({})).toMatchObject({ rounds: 8, keep_at: 0.95, keep_samples: 64 });
-    expect(eraseParams.parse(up3({}))).toMatchObject({ rounds: 4, stop_at: 0.1, keep_at: 0 });
-    expect(eraseParams.parse(up3(up2(up({}))))).toMatchObject({ rho: 0.1, rounds: 1, stop_at: 0, keep_at: 0 });
-    // v4 ran every round of an amplify attribution.
-    const up4 = eraseNode.migrations![4]!;
-    expect(eraseParams.parse({})).toMatchObject({ recall_at: 0.9 });
-    expect(eraseParams.parse(up4({}))).toMatchObject({ recall_at: 0, keep_at: 0.95 });
-    const up5 = eraseNode.migrations![5]!;
-    expect(eraseParams.parse({})).toMatchObject({ check_prompts: 'captions', stop_samples: 64 });
-    expect(eraseParams.parse(up5({}))).toMatchObject({ check_prompts: 'fit', stop_samples: 32 });
-    expect(eraseParams.parse(up5({ stop_samples: 16 }))).toMatchObject({ check_prompts: 'fit', stop_samples: 16 });
+  it('EraseBaseline: every method zeroes CAD\'s count in each matrix; match is required and checked', async () => {
+    const before = tf.memory().numTensors;
+    const cad = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rho: 0.1, selection: 'per-matrix', rounds: 1 }));
+    const perMatrix = (t: unknown) => (t as TableValue).rows.slice(0, -1).map((r) => [r.layer, r.weights_zeroed]);
+    for (const method of ['random', 'magnitude', 'gradient'] as const) {
+      const out = await eraseBaselineNode.execute(fakeCtx(), { model, attribution: attr, match: cad.report }, baselineParams.parse({ method, seed: 3 }));
+      expect(perMatrix(out.report)).toEqual(perMatrix(cad.report));
+      expect(out.fraction).toBe(cad.fraction);
+      (out.model as ModelHandle).dispose();
+    }
+    // Different ways of choosing pick different weights (random with another seed, too).
+    const keyOf = async (p: Record<string, unknown>) => {
+      const out = await eraseBaselineNode.execute(fakeCtx(), { model, attribution: attr, match: cad.report }, baselineParams.parse(p));
+      const key = (out.model as ModelHandle).key;
+      (out.model as ModelHandle).dispose();
+      return key;
+    };
+    expect(new Set([await keyOf({ method: 'random' }), await keyOf({ method: 'random', seed: 1 }), await keyOf({ method: 'magnitude' }), (cad.model as ModelHandle).key]).size).toBe(4);
+    const bad = { columns: ['layer', 'cad_components'], rows: [{ layer: attr.set.matrices[0]!.name, cad_components: 1 }] };
+    for (const match of [bad, { columns: [], rows: [] }, undefined]) {
+      await expect(eraseBaselineNode.execute(fakeCtx(), { model, attribution: attr, match }, baselineParams.parse({}))).rejects.toMatchObject({ input: 'match' });
+    }
+    (cad.model as ModelHandle).dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('Erase method esd: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {
+  it('FineTuneESD: an ESD-u fine-tune lowers the erase objective, leaves cross-attention alone, leaks nothing', async () => {
     const before = tf.memory().numTensors;
-    const out = await eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ method: 'esd', esd_steps: 4, esd_lr: 1e-3, esd_guidance: 0 }));
+    const out = await fineTuneEsdNode.execute(fakeCtx(), { model, attribution: attr }, esdParams.parse({ steps: 4, lr: 1e-3, guidance: 0 }));
     const edited = out.model as ModelHandle;
     const plan = attr.provenance.plan as FitPlan;
     // ESD-u's target is ε(""), whatever the attribution's anchor.
@@ -468,7 +458,7 @@ describe('attribution nodes', () => {
     const names = model.paramNames();
     const same = (n: string) => Array.from(edited.weights().get(n)!.dataSync()).every((v, i) => v === model.weights().get(n)!.dataSync()[i]);
     expect(names.filter((n) => n.includes('attn2.')).every(same)).toBe(true);
-    expect(same(attr.set.matrices[0]!.name)).toBe(false);
+    expect(same(attr.set.matrices.find((m) => m.name.includes('.ff.'))!.name)).toBe(false);
     expect((out.report as TableValue).rows.at(-1)!.weights_tuned).toBeGreaterThan(0);
     edited.dispose();
     expect(tf.memory().numTensors).toBe(before);

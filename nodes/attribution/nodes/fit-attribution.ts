@@ -5,8 +5,8 @@ import { initRuntime } from '../../sdk/runtime.ts';
 import { fitAttribution, type AttributionValue } from '../attribution.ts';
 import type { ComponentSet } from '../components.ts';
 import { autoPreserve, buildObjective, DEFAULT_TEMPLATE, resolvedAnchor, type FitPlan } from '../plan.ts';
-import { layerMass, serializeAttribution, summarizeAttribution } from '../summary.ts';
-import { componentParams, componentSetFor, partsText, requireModel } from './shared.ts';
+import { layerMass, partsText, serializeAttribution, summarizeAttribution } from '../summary.ts';
+import { componentParams, componentSetFor, requireModel } from './shared.ts';
 
 export const fitParams = z.object({
   concept: z.string().default('circle').describe('The concept: a world value (circle, yellow, outline, …) or free text with explicit prompts'),

@@ -40,11 +40,3 @@ export function requireAttribution(value: unknown, model?: ModelHandle): Attribu
   }
   return a;
 }
-
-/** Yields to the event loop so progress and cancellation get through. */
-export const tick = () => new Promise((r) => setImmediate(r));
-
-/** " (J_concept 12.3, J_keep 45.6)" for a composite objective's part values, else "". */
-export function partsText(parts: Record<string, number> | undefined): string {
-  return parts ? ` (${Object.entries(parts).map(([n, v]) => `J_${n} ${v.toPrecision(6)}`).join(', ')})` : '';
-}

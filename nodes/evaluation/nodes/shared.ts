@@ -1,29 +1,10 @@
-// Pieces the evaluation nodes share: loading the bundled judge / CLIP with clear param errors, recording their
-// hashes, and the world labels an IMAGES value carries.
-import { NodeParamError, type ImagesValue, type NodeContext, type PromptsValue } from '../../sdk/index.ts';
+// Pieces the evaluation nodes share: the judge / CLIP loaders, and the world labels an IMAGES value carries.
+import type { ImagesValue, PromptsValue } from '../../sdk/index.ts';
 import { parsePrompt } from '../../world/captions.ts';
-import { loadClip, type Clip } from '../clip.ts';
-import { loadJudge, type Judge } from '../judge.ts';
 
-export async function judgeFor(ctx: NodeContext, param: string, nameOrDir: string): Promise<Judge> {
-  try {
-    const judge = await loadJudge(nameOrDir, ctx.dirs.models);
-    ctx.record({ hashes: { [`judge:${nameOrDir}`]: judge.sha256 } });
-    return judge;
-  } catch (err) {
-    throw new NodeParamError(param, `cannot load judge "${nameOrDir}": ${(err as Error).message}`);
-  }
-}
-
-export async function clipFor(ctx: NodeContext, param: string, nameOrDir: string): Promise<Clip> {
-  try {
-    const clip = await loadClip(nameOrDir, ctx.dirs.models);
-    ctx.record({ hashes: { [`clip:${nameOrDir}`]: clip.sha256 } });
-    return clip;
-  } catch (err) {
-    throw new NodeParamError(param, `cannot load shapes-CLIP "${nameOrDir}": ${(err as Error).message}`);
-  }
-}
+// The judge and CLIP loaders live in the library (judge.ts, clip.ts) so other packs can use them too.
+export { judgeFor } from '../judge.ts';
+export { clipFor } from '../clip.ts';
 
 /**
  * The world labels of each image: the IMAGES value's own, else the PROMPTS input's, else what its prompts name

@@ -9,9 +9,10 @@ import { ATTRIBUTES, DEFAULT_CONCEPTS, attributeOf, type Attribute, type SceneLa
 import { captionFor, parsePrompt } from '../../world/captions.ts';
 import { randomScene } from '../../world/render.ts';
 import { mixSeed } from '../../world/rng.ts';
+import { valuePrompt, type ValuePrompt } from '../../world/value-prompts.ts';
 
-// Shared with the attribution pack; kept importable from here for existing callers.
-export { attributeOf };
+// Kept importable from here for existing callers (both live in the world pack's library).
+export { attributeOf, valuePrompt };
 
 export type ProtocolSize = 'full' | 'quick';
 
@@ -23,15 +24,7 @@ export const PROTOCOL_SIZES: Record<ProtocolSize, { perValue: number; captions: 
 
 export const DEFAULT_PROTOCOL_SEED = 20241203;
 
-export interface ProtocolPrompt {
-  prompt: string;
-  /** Sampling seed (initial noise). */
-  seed: number;
-  /** Exactly what the prompt names (parsePrompt), the labels the judge is scored against. */
-  labels: Partial<SceneLabels>;
-  /** A full scene consistent with the prompt (for rendering a reference image of it). */
-  scene: SceneLabels;
-}
+export type ProtocolPrompt = ValuePrompt;
 
 export interface ErasureProtocol {
   concept: string;
@@ -47,27 +40,6 @@ export interface ErasureProtocol {
   captions: ProtocolPrompt[];
   /** Seed and count of the reference renders FD compares against. */
   reference: { seed: number; count: number };
-}
-
-function stringSeed(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/**
- * Prompt i for `attribute = value`: a random scene with that value, captioned by the world's templates; templates
- * that leave the attribute unnamed are redrawn (the prompt must name the value it is scored on).
- */
-export function valuePrompt(attribute: Attribute, value: string, index: number, seed: number, concepts: WorldConcepts): ProtocolPrompt {
-  const base = mixSeed(seed, stringSeed(attribute), stringSeed(value), index);
-  const scene = { ...randomScene(base, concepts), [attribute]: value } as SceneLabels;
-  for (let k = 0; k < 64; k++) {
-    const prompt = captionFor(scene, mixSeed(base, k));
-    const labels = parsePrompt(prompt, concepts);
-    if (labels[attribute] === value) return { prompt, seed: base, labels, scene };
-  }
-  throw new Error(`no caption template names ${attribute} "${value}"`);
 }
 
 export function valuePrompts(attribute: Attribute, value: string, n: number, seed: number, concepts: WorldConcepts): ProtocolPrompt[] {
