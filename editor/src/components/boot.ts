@@ -1,0 +1,87 @@
+// Starting the editor: token, registry, socket, then the first graph (?workflow=, the autosaved draft, or
+// erase-concept for a newcomer). Also the window hooks a browser test or a bench reads.
+import { ref } from 'vue';
+import type { Socket } from 'socket.io-client';
+import { ApiError, initToken } from '../api/client.ts';
+import { connectSocket } from '../api/socket.ts';
+import { useExecutionStore } from '../stores/execution.ts';
+import { useHistoryStore } from '../stores/history.ts';
+import { useRegistryStore } from '../stores/registry.ts';
+import { useWorkflowsStore } from '../stores/workflows.ts';
+
+export const FIRST_WORKFLOW = 'erase-concept';
+
+export type BootState = 'loading' | 'token' | 'ready' | 'failed';
+
+declare global {
+  interface Window {
+    /** performance.now() when the canvas first showed the opened workflow (the bench and the browser tests read it). */
+    __cadflowReady?: number;
+  }
+}
+
+export function useBoot() {
+  const state = ref<BootState>('loading');
+  const message = ref<string | null>(null);
+  /** A one-line hint for a newcomer's first screen. */
+  const hint = ref<string | null>(null);
+  let socket: Socket | null = null;
+
+  async function start(): Promise<void> {
+    initToken();
+    const registry = useRegistryStore();
+    const execution = useExecutionStore();
+    const workflows = useWorkflowsStore();
+    const history = useHistoryStore();
+    state.value = 'loading';
+    try {
+      await registry.load();
+    } catch (err) {
+      if (err instanceof ApiError && err.unauthorized) {
+        state.value = 'token';
+        message.value = err.message;
+      } else {
+        state.value = 'failed';
+        message.value = err instanceof Error ? err.message : String(err);
+      }
+      return;
+    }
+    socket?.close();
+    socket = connectSocket({
+      event: (e) => {
+        execution.apply(e);
+        // the history lists queued runs and each run's outcome
+        if (e.event.startsWith('run:') && e.event !== 'run:start') void history.refresh().catch(() => {});
+      },
+      state: (s) => execution.applyState(s),
+      connected: (ok, reason) => {
+        execution.setConnected(ok, reason);
+        if (!ok && reason === 'access token required') state.value = 'token';
+      },
+      invalid: (event, msg) => execution.log(`ignored a malformed ${event} event: ${msg}`, null, 'error'),
+    });
+    await Promise.all([workflows.refresh(), history.refresh()]).catch((err) => execution.log(String(err), null, 'error'));
+    await openFirst();
+    state.value = 'ready';
+  }
+
+  async function openFirst(): Promise<void> {
+    const workflows = useWorkflowsStore();
+    const execution = useExecutionStore();
+    const wanted = new URL(location.href).searchParams.get('workflow');
+    try {
+      if (wanted) {
+        await workflows.open(wanted);
+        return;
+      }
+      if (workflows.restoreDraft()) return;
+      await workflows.open(FIRST_WORKFLOW);
+      hint.value = `${FIRST_WORKFLOW} is open: press Run (Ctrl+Enter) to erase a concept, or drag nodes from the left to build your own graph.`;
+    } catch (err) {
+      execution.log(`could not open ${wanted ?? FIRST_WORKFLOW}: ${err instanceof Error ? err.message : String(err)}`, null, 'error');
+      message.value = `could not open ${wanted ?? FIRST_WORKFLOW}: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+
+  return { state, message, hint, start };
+}

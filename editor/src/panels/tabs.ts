@@ -1,0 +1,1 @@
+export type PanelTab = 'results' | 'queue' | 'history' | 'workflows' | 'console';
