@@ -12,10 +12,12 @@ export default defineConfig({
       '@server': here('./server'), '@nodes': here('./nodes'), '@': here('./editor/src'),
       // packs import the public SDK by name (package.json exports); the pack loader's resolve hook does this outside vitest
       'cadflow/sdk/testing': here('./nodes/sdk/testing.ts'), 'cadflow/sdk': here('./nodes/sdk/index.ts'),
+      'cadflow/model': here('./nodes/diffusion/api.ts'),
     },
   },
   test: {
-    include: ['test/**/*.test.ts', 'nodes/**/*.test.ts', 'server/**/*.test.ts', 'editor/src/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'nodes/**/*.test.ts', 'server/**/*.test.ts', 'editor/src/**/*.test.ts',
+      'examples/*/test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -16,6 +16,9 @@ import { autoSampleWorkers, samplePool } from './parallel/sample-pool.ts';
 
 export { loadModel, handleFromWeights } from './model-handle.ts';
 export { observe, type ModuleObserver, type ObservedKind } from './model/observers.ts';
+export type { ModelConfig } from './model/config.ts';
+export type { ModelHandle, WeightOverlay } from './handle.ts';
+export type { Tokenizer } from './model/tokenizer.ts';
 
 /** A config plus a weights Map — e.g. a handle's weights with some tensors substituted to take gradients. */
 export interface ModelWeights {
@@ -29,6 +32,11 @@ function resolve(model: ModelLike): ModelWeights {
     return { config: model.config as unknown as ModelConfig, weights: (model as ModelHandle).weights() };
   }
   return model as ModelWeights;
+}
+
+/** The typed config of a handle or of a { config, weights } pair. */
+export function configOf(model: ModelLike): ModelConfig {
+  return resolve(model).config;
 }
 
 const tokenizers = new WeakMap<object, Tokenizer>();

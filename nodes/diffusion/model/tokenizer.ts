@@ -35,6 +35,11 @@ export class Tokenizer {
     return this.ids.size;
   }
 
+  /** The id of one vocabulary word (lowercase), undefined when the word is not in the vocabulary. */
+  idOf(word: string): number | undefined {
+    return this.ids.get(word.toLowerCase());
+  }
+
   /** [<bos>, words…, <eos>, <pad>…] of length maxLength; words beyond the length are dropped (with a warning). */
   encode(text: string): Int32Array {
     const out = new Int32Array(this.maxLength).fill(PAD);
