@@ -1,4 +1,4 @@
-// The `cadflow` commands: serve | run | validate | nodes | train (ARCHITECTURE §6).
+// The `cadflow` commands: serve | run | validate | nodes | train | new-pack | test (ARCHITECTURE §6).
 // Exit codes: 0 ok, 1 a run failed or was cancelled, 2 bad input (arguments, file, graph).
 // The engine and server (and with them tfjs) are imported only by the commands that need them,
 // so argument errors answer at once.
@@ -14,6 +14,7 @@ import { ArtifactStore } from './store/artifacts.ts';
 import { writeFileAtomic } from '../nodes/sdk/files.ts';
 import { RunStore } from './store/db.ts';
 import { resolveInside } from './paths.ts';
+import { packWorkflows, runPackTests, scaffoldPack } from './scaffold.ts';
 
 const USAGE = `usage: cadflow <command> [options]
 
@@ -26,10 +27,13 @@ commands:
   run <workflow.json> [--set node.param=value]… [--out DIR] [--target NODE]… [--json]
                                                        run a workflow; writes DIR/run.json and artifact files
   validate <workflow.json> [--set node.param=value]… [--json]   check a graph without running it
-  nodes [--json]                                       list the registered node types and broken packs
+  nodes [--json]                                       list the registered node types, installed and broken packs
+  new-pack <name> [--dir DIR]                          write a node pack (DIR/cadflow-nodes-<name>) that passes its tests
+  test [DIR]                                           run a pack's tests (vitest) and validate its workflows/*.json
   train …                                              train a model (see cadflow train --help)
 
-every command: --data DIR (env CADFLOW_DATA, default ./data), --packs DIR[,DIR] extra node-pack folders`;
+every command: --data DIR (env CADFLOW_DATA, default ./data), --packs DIR[,DIR] extra node-pack folders;
+npm packs installed beside cadflow load too, and those in CADFLOW_NODE_PATH (docs/packs.md)`;
 
 interface Args {
   positional: string[];
@@ -105,9 +109,13 @@ async function cmdValidate(a: Args): Promise<number> {
   const registry = await registryFor(a);
   const v = validateWorkflow(raw, registry, many(a, 'target'));
   if (a.flags.has('json')) console.log(JSON.stringify({ ok: v.ok, errors: v.errors }, null, 2));
-  else if (v.ok) console.log(`${file}: ok (${v.plan.order.length} nodes)`);
-  else console.error(`${file}: ${v.errors.length} error(s)\n${formatErrors(v.errors)}`);
+  else printValidation(file, v);
   return v.ok ? 0 : 2;
+}
+
+function printValidation(file: string, v: ReturnType<typeof validateWorkflow>): void {
+  if (v.ok) console.log(`${file}: ok (${v.plan.order.length} nodes)`);
+  else console.error(`${file}: ${v.errors.length} error(s)\n${formatErrors(v.errors)}`);
 }
 
 async function cmdNodes(a: Args): Promise<number> {
@@ -121,6 +129,7 @@ async function cmdNodes(a: Args): Promise<number> {
   const ports = (p: Record<string, { type: string | readonly string[] }>) => Object.entries(p).map(([k, v]) => `${k}:${[v.type].flat().join('|')}`).join(' ');
   for (const n of nodes) console.log(`${`${n.type}@${n.typeVersion}`.padEnd(24)} ${n.pack.padEnd(12)} ${ports(n.inputs) || '–'} → ${ports(n.outputs)}`);
   console.log(`${nodes.length} node types from ${registry.packs.length} pack(s)`);
+  for (const p of registry.packs.filter((p) => p.origin === 'npm')) console.log(`pack ${p.name} ${p.version ?? ''} (${p.package}) from ${p.path}`);
   for (const e of registry.packErrors) console.error(`broken pack ${e.pack} (${e.path}): ${e.message}`);
   return 0;
 }
@@ -272,6 +281,31 @@ async function cmdTrain(argv: string[]): Promise<number> {
   return mod.trainCommand(argv.slice(1));
 }
 
+function cmdNewPack(a: Args): number {
+  checkFlags(a, ['dir']);
+  const name = a.positional[1];
+  if (!name) throw new InputError('new-pack: missing <name> (cadflow --help shows the usage)');
+  const { dir, files } = scaffoldPack(name, one(a, 'dir') ?? '.');
+  console.log(`wrote ${dir}: ${files.join(', ')}\ntest it: npx cadflow test ${dir}`);
+  return 0;
+}
+
+/** A pack's tests, then every workflows/*.json validated with the pack loaded: 0 when both pass. */
+async function cmdTest(a: Args): Promise<number> {
+  checkFlags(a, []);
+  const dir = resolve(a.positional[1] ?? '.');
+  if (!existsSync(join(dir, 'package.json'))) throw new InputError(`test: ${dir} has no package.json (is it a pack?)`);
+  const code = await runPackTests(dir);
+  const registry = await loadRegistry({ builtin: !a.flags.has('no-builtin'), dataDir: dataDir(a), packDirs: [...many(a, 'packs'), dir] });
+  let invalid = 0;
+  for (const file of packWorkflows(dir)) {
+    const v = validateWorkflow(readWorkflowFile(file), registry);
+    printValidation(file, v);
+    if (!v.ok) invalid++;
+  }
+  return code !== 0 ? 1 : invalid ? 2 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'train') return await cmdTrain(argv);
@@ -286,6 +320,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await cmdRun(args);
       case 'validate': return await cmdValidate(args);
       case 'nodes': return await cmdNodes(args);
+      case 'new-pack': return cmdNewPack(args);
+      case 'test': return await cmdTest(args);
       default: throw new InputError(`unknown command ${command} (cadflow --help lists them)`);
     }
   } catch (err) {
