@@ -11,7 +11,7 @@ export default defineConfig({
     alias: {
       '@server': here('./server'), '@nodes': here('./nodes'), '@': here('./editor/src'),
       // packs import the public SDK by name (package.json exports); the pack loader's resolve hook does this outside vitest
-      'cadflow/sdk/testing': here('./nodes/sdk/testing.ts'), 'cadflow/sdk': here('./nodes/sdk/index.ts'),
+      'cadflow/sdk/testing': here('./server/harness.ts'), 'cadflow/sdk': here('./nodes/sdk/index.ts'),
       'cadflow/model': here('./nodes/diffusion/api.ts'),
     },
   },

@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: { 'cadflow/sdk/testing': here('../nodes/sdk/testing.ts'), 'cadflow/sdk': here('../nodes/sdk/index.ts') } },
+  resolve: { alias: { 'cadflow/sdk/testing': here('./harness.ts'), 'cadflow/sdk': here('../nodes/sdk/index.ts') } },
   test: {
     include: ['**/*.test.ts'],
     exclude: ['**/node_modules/**'],

@@ -7,10 +7,20 @@ export const GRANULARITIES = ['weight', 'row', 'column', 'channel', 'head'] as c
 export type Granularity = (typeof GRANULARITIES)[number];
 
 /** The paper's components: the feed-forward matrices of every transformer block (GEGLU in- and out-projection). */
-export const DEFAULT_COMPONENT_GLOBS: readonly string[] = [
+export const PAPER_COMPONENT_GLOBS: readonly string[] = [
   '**.transformer_blocks.*.ff.net.0.proj.weight',
   '**.transformer_blocks.*.ff.net.2.weight',
 ];
+
+/**
+ * cadflow's default: the paper's FF matrices and the cross-attention value projections, which map the text into what
+ * cross-attention adds to the image (on shapes-tiny FF alone could not erase heart or square: docs/method.md).
+ */
+export const DEFAULT_COMPONENT_GLOBS: readonly string[] = [...PAPER_COMPONENT_GLOBS, '**.transformer_blocks.*.attn2.to_v.weight'];
+
+/** The named component sets a node offers; `custom` takes its globs param. */
+export const COMPONENT_PRESETS = { cadflow: DEFAULT_COMPONENT_GLOBS, paper: PAPER_COMPONENT_GLOBS } as const;
+export type ComponentPreset = keyof typeof COMPONENT_PRESETS | 'custom';
 
 export interface ComponentMatrix {
   name: string;

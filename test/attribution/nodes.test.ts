@@ -16,6 +16,7 @@ import { baselineParams, eraseBaselineNode } from '../../nodes/attribution/nodes
 import { esdParams, fineTuneEsdNode } from '../../nodes/attribution/nodes/fine-tune-esd.ts';
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
+import { componentSetFor } from '../../nodes/attribution/nodes/shared.ts';
 import { judgedConceptShare, judgedKeepShare } from '../../nodes/attribution/stop-check.ts';
 import { iteratedSelection } from '../../nodes/attribution/rounds.ts';
 import { selectForErase } from '../../nodes/attribution/selection.ts';
@@ -65,7 +66,9 @@ describe('attribution nodes', () => {
     // One gradient pass for the concept's 2 × 2 pairs (batch 4), one for the keep prompts' (preserve unset → λ = 1).
     expect(ctx.progressCalls.map((c) => c[0])).toEqual([1, 2]);
     expect(ctx.logs).toContain("preserve unset → λ = 1 (the other 5 values of shape are kept apart from 'circle')");
-    expect(attr.set.matrices.every((m) => /ff\.net\.(0\.proj|2)\.weight$/.test(m.name))).toBe(true);
+    // The default set: FF and the cross-attention value projections of every transformer block.
+    expect(attr.set.matrices.every((m) => /(ff\.net\.(0\.proj|2)|attn2\.to_v)\.weight$/.test(m.name))).toBe(true);
+    expect(attr.set.matrices.filter((m) => m.name.endsWith('attn2.to_v.weight')).length * 2).toBe(attr.set.matrices.filter((m) => m.name.includes('.ff.')).length);
     expect((out.layers as TableValue).rows).toHaveLength(attr.set.matrices.length);
     const file = [...artifacts].find(([n]) => n.startsWith('attribution-erase-circle'))![1];
     const back = parseAttribution(file);
@@ -76,6 +79,20 @@ describe('attribution nodes', () => {
     const summary = fitAttributionNode.summarize!('attribution', attr) as { top_positive: unknown[]; histogram: { counts: number[] } };
     expect(summary.top_positive).toHaveLength(10);
     expect(summary.histogram.counts.reduce((a, b) => a + b, 0)).toBe(attr.set.totalComponents);
+  });
+
+  it('component_set: cadflow (FF + attn2.to_v), paper (FF only) or custom globs; a glob matching nothing names its param', () => {
+    const names = (p: Record<string, unknown>) => componentSetFor(model, fitParams.parse(p)).matrices.map((m) => m.name);
+    const cadflow = names({});
+    const paper = names({ component_set: 'paper' });
+    expect(paper.length).toBeGreaterThan(0);
+    expect(paper.every((n) => /ff\.net\.(0\.proj|2)\.weight$/.test(n))).toBe(true);
+    expect(cadflow.filter((n) => !paper.includes(n)).every((n) => n.endsWith('attn2.to_v.weight'))).toBe(true);
+    expect(cadflow.length).toBe(paper.length * 1.5);
+    // The globs param applies only to the custom set.
+    expect(names({ component_set: 'paper', globs: ['**.attn1.to_q.weight'] })).toEqual(paper);
+    expect(names({ component_set: 'custom', globs: ['**.attn1.to_q.weight'] }).every((n) => n.endsWith('attn1.to_q.weight'))).toBe(true);
+    expect(() => names({ component_set: 'custom', globs: ['**.nothing'] })).toThrow(expect.objectContaining({ param: 'globs' }));
   });
 
   it('FitAttribution names the param for a concept the world does not know', async () => {

@@ -1,24 +1,30 @@
 // Params and checks shared by the attribution nodes.
 import { z } from 'zod';
 import { NodeInputError, NodeParamError } from '../../sdk/errors.ts';
+import { ui } from '../../sdk/params-schema.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
 import type { AttributionValue } from '../attribution.ts';
-import { buildComponentSet, DEFAULT_COMPONENT_GLOBS, GRANULARITIES, type ComponentSet } from '../components.ts';
+import { buildComponentSet, COMPONENT_PRESETS, DEFAULT_COMPONENT_GLOBS, GRANULARITIES, type ComponentPreset, type ComponentSet } from '../components.ts';
 
 export const componentParams = {
-  globs: z.array(z.string().min(1)).default([...DEFAULT_COMPONENT_GLOBS])
-    .describe('Parameter-name globs of the component matrices (* = one name segment, ** = any); default: the FF matrices of every transformer block'),
-  granularity: z.enum(GRANULARITIES).default('weight')
-    .describe('Component = one weight, a row (output unit), a column (input), an output channel, or an attention head'),
-  heads: z.number().int().min(1).max(64).default(1).describe('Heads per matrix for granularity "head"'),
+  component_set: z.enum(['cadflow', 'paper', 'custom']).default('cadflow')
+    .describe('Matrices attributed: FF and cross-attention values (cadflow), FF only as in the paper, or the globs (custom).'),
+  globs: ui(z.array(z.string().min(1)).default([...DEFAULT_COMPONENT_GLOBS])
+    .describe('Parameter-name globs of the matrices to attribute (* = one name segment, ** = any).'), { show: { component_set: ['custom'] } }),
+  granularity: ui(z.enum(GRANULARITIES).default('weight')
+    .describe('A component is one weight, a row (output unit), a column (input), an output channel, or a head.'), { advanced: true }),
+  heads: ui(z.number().int().min(1).max(64).default(1).describe('Heads per matrix for granularity "head".'), { advanced: true, show: { granularity: ['head'] } }),
 };
 
-export function componentSetFor(model: ModelHandle, p: { globs: string[]; granularity: ComponentSet['granularity']; heads: number }): ComponentSet {
+type ComponentParams = { component_set: ComponentPreset; globs: string[]; granularity: ComponentSet['granularity']; heads: number };
+
+export function componentSetFor(model: ModelHandle, p: ComponentParams): ComponentSet {
+  const globs = p.component_set === 'custom' ? p.globs : COMPONENT_PRESETS[p.component_set];
   try {
-    return buildComponentSet(model, p);
+    return buildComponentSet(model, { globs, granularity: p.granularity, heads: p.heads });
   } catch (err) {
     const msg = (err as Error).message;
-    throw new NodeParamError(/heads/.test(msg) ? 'heads' : 'globs', msg);
+    throw new NodeParamError(/heads/.test(msg) ? 'heads' : p.component_set === 'custom' ? 'globs' : 'component_set', msg);
   }
 }
 
