@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  categories, erasureBarsOption, heatmapOption, histogramOption, layerMassOption, poolMatrix, roundsOption, scoresOption,
+  categories, compactOption, erasureBarsOption, heatmapOption, histogramOption, layerMassOption, poolMatrix, roundsOption, scoresOption,
   tableBarsOption, validationOption, validationSeries, zeroedOption, pearsonRows, ERASURE_METRICS,
 } from './charts.ts';
 import type { TableSummary } from './shape.ts';
@@ -106,5 +106,19 @@ describe('chart options', () => {
     expect(s.map((x) => [x.name, x.xAxisIndex])).toEqual([['α 0.1', 0], ['α 0.05', 0], ['α 0.1', 1], ['α 0.05', 1]]);
     expect(pearsonRows({ columns: [], rows: [{ alpha: 0.1, masks: 5, components: 10, pearson: 0.9, control_pearson: 0.01 }] }))
       .toEqual([{ alpha: 0.1, masks: 5, components: 10, pearson: 0.9, control: 0.01 }]);
+  });
+
+  it('compact: no legend or titles, category labels hidden, one tight grid per panel, bar labels off', () => {
+    const c = compactOption(erasureBarsOption(erasure, ['original', 'CAD']));
+    expect(c.legend).toBeUndefined();
+    expect(c.title).toBeUndefined();
+    expect((c.grid as { top: number; left: string }[]).map((g) => g.left)).toEqual(['1%', '26%', '51%', '76%']);
+    const z = compactOption(zeroedOption(report));
+    expect((z.yAxis as { axisLabel: { show: boolean } }).axisLabel.show).toBe(false);
+    expect((z.xAxis as { splitNumber: number }).splitNumber).toBe(2);
+    expect(series(z)[0]!.data).toEqual([0, 24]);
+    expect((series(z)[0] as { label: { show: boolean } }).label.show).toBe(false);
+    const s = compactOption(scoresOption({ mean: 1, values: [1] }));
+    expect((series(s)[0]!.markLine as { label: { show: boolean } }).label.show).toBe(false);
   });
 });

@@ -32,6 +32,9 @@ const axisStyle = {
   splitLine: { lineStyle: { color: '#2b2f38' } },
 };
 
+/** The grid's box holds its axis labels too (ECharts 6's replacement of containLabel). */
+const LABELS_INSIDE = { outerBoundsMode: 'same', outerBoundsContain: 'axisLabel' } as const;
+
 const numberLabel = { ...axisStyle.axisLabel, formatter: (v: number) => fmt(v) };
 
 /** Category labels of a table: its label column's text (layer names shortened), else the row numbers. */
@@ -53,8 +56,8 @@ export function tableBarsOption(t: TableSummary, columns: string[]): ChartOption
   return {
     ...base(),
     legend: columns.length > 1 ? { top: 0, textStyle: { color: COLOURS.text } } : undefined,
-    grid: { left: 8, right: 12, top: columns.length > 1 ? 26 : 10, bottom: 8, containLabel: true },
-    xAxis: { type: 'category', data: cats, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, rotate: many ? 45 : 0, interval: 0, width: 90, overflow: 'truncate' } },
+    grid: { left: 8, right: 12, top: columns.length > 1 ? 26 : 10, bottom: 8, ...LABELS_INSIDE },
+    xAxis: { type: 'category', data: cats, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, rotate: many || cats.some((c) => c.length > 10) ? 40 : 0, interval: 0, width: 110, overflow: 'truncate' } },
     yAxis: { type: 'value', ...axisStyle, axisLabel: numberLabel },
     series: columns.map((c) => ({ type: 'bar', name: c, data: t.rows.map((r) => num(r[c])) })),
   };
@@ -65,14 +68,14 @@ export function scoresOption(s: ScoresSummary): ChartOption {
   const cats = s.values.map((_, i) => s.labels?.[i] ?? String(i + 1));
   return {
     ...base(),
-    grid: { left: 8, right: 12, top: 14, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 12, top: 14, bottom: 8, ...LABELS_INSIDE },
     xAxis: { type: 'category', data: cats, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, rotate: cats.length > 6 ? 40 : 0, interval: 0, width: 110, overflow: 'truncate' } },
     yAxis: { type: 'value', ...axisStyle, axisLabel: numberLabel },
     series: [{
       type: 'bar', name: s.name ?? 'score', data: s.values,
       markLine: s.mean === null ? undefined : {
         symbol: 'none', silent: true, lineStyle: { color: COLOURS.warn, type: 'dashed' },
-        label: { color: COLOURS.warn, formatter: `mean ${fmt(s.mean)}` }, data: [{ yAxis: s.mean }],
+        label: { color: COLOURS.warn, position: 'insideEndTop', formatter: `mean ${fmt(s.mean)}` }, data: [{ yAxis: s.mean }],
       },
     }],
   };
@@ -90,7 +93,7 @@ export const ERASURE_METRICS = [
 export function erasureBarsOption(t: TableSummary, models: string[] = t.rows.map((r) => String(r.model))): ChartOption {
   const n = ERASURE_METRICS.length;
   const w = 100 / n;
-  const grids = ERASURE_METRICS.map((_, i) => ({ left: `${i * w + 3}%`, width: `${w - 6}%`, top: 26, bottom: 28 + 16 * Math.ceil(models.length / 2), containLabel: true }));
+  const grids = ERASURE_METRICS.map((_, i) => ({ left: `${i * w + 3}%`, width: `${w - 6}%`, top: 26, bottom: 28 + 16 * Math.ceil(models.length / 2), ...LABELS_INSIDE }));
   return {
     ...base(),
     tooltip: { trigger: 'item', confine: true, formatter: (p: unknown) => { const q = p as { seriesName: string; value: number; name: string }; return `${q.seriesName}<br>${q.name}: <b>${fmt(q.value)}</b>`; } },
@@ -112,7 +115,7 @@ export function layerMassOption(layers: LayerMass[]): ChartOption {
     ...base(),
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, confine: true, valueFormatter: (v: unknown) => fmt(v) },
     legend: { top: 0, textStyle: { color: COLOURS.text } },
-    grid: { left: 8, right: 16, top: 24, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 16, top: 24, bottom: 8, ...LABELS_INSIDE },
     yAxis: { type: 'category', data: layers.map((l) => shortLayer(l.layer)), inverse: true, ...axisStyle },
     xAxis: { type: 'value', ...axisStyle, axisLabel: numberLabel },
     series: [
@@ -131,7 +134,7 @@ export function histogramOption(h: { edges: number[]; counts: number[] }): Chart
       const q = (p as { dataIndex: number }[])[0]!;
       return `[${fmt(h.edges[q.dataIndex])}, ${fmt(h.edges[q.dataIndex + 1])}): <b>${fmt(h.counts[q.dataIndex])}</b>`;
     } },
-    grid: { left: 8, right: 12, top: 10, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 12, top: 10, bottom: 8, ...LABELS_INSIDE },
     xAxis: { type: 'category', data: centres.map((c) => fmt(c)), ...axisStyle, axisLabel: { ...axisStyle.axisLabel, interval: Math.max(0, Math.ceil(centres.length / 8) - 1) } },
     yAxis: { type: 'log', min: 1, ...axisStyle, axisLabel: numberLabel },
     // log axis: empty bins are gaps, not zeros.
@@ -171,12 +174,15 @@ export function heatmapOption(p: Pooled, title = ''): ChartOption {
       const v = (q as { value: [number, number, number] }).value;
       return `row ${label(v[1], p.rowStep)}, col ${label(v[0], p.colStep)}<br>Σ score <b>${fmt(v[2])}</b>`;
     } },
-    grid: { left: 8, right: 60, top: title ? 22 : 8, bottom: 8, containLabel: true },
-    xAxis: { type: 'category', name: 'col', data: Array.from({ length: p.cols }, (_, i) => label(i, p.colStep)), ...axisStyle, splitArea: { show: false } },
-    yAxis: { type: 'category', name: 'row', inverse: true, data: Array.from({ length: p.rows }, (_, i) => label(i, p.rowStep)), ...axisStyle },
+    grid: { left: 8, right: 84, top: title ? 22 : 8, bottom: 8, ...LABELS_INSIDE },
+    // Block labels ("0–2") are long: show about a dozen per axis.
+    xAxis: { type: 'category', name: 'col', data: Array.from({ length: p.cols }, (_, i) => label(i, p.colStep)), ...axisStyle,
+      axisLabel: { ...axisStyle.axisLabel, interval: Math.ceil(p.cols / 12) - 1 } },
+    yAxis: { type: 'category', name: 'row', inverse: true, data: Array.from({ length: p.rows }, (_, i) => label(i, p.rowStep)), ...axisStyle,
+      axisLabel: { ...axisStyle.axisLabel, interval: Math.ceil(p.rows / 16) - 1 } },
     visualMap: {
-      type: 'continuous', min: -(extent || 1), max: extent || 1, calculable: true, orient: 'vertical', right: 0, top: 'middle',
-      itemHeight: 140, textStyle: { color: COLOURS.muted, fontSize: 10 }, formatter: (v: unknown) => fmt(v),
+      type: 'continuous', min: -(extent || 1), max: extent || 1, calculable: true, orient: 'vertical', right: 4, top: 'middle',
+      itemWidth: 12, itemHeight: 140, textStyle: { color: COLOURS.muted, fontSize: 10 }, formatter: (v: unknown) => fmt(v),
       inRange: { color: ['#2f6fd6', '#6ea8fe', '#1b1d22', '#f07178', '#d9342b'] },
     },
     series: [{ type: 'heatmap', data, progressive: 0, emphasis: { itemStyle: { borderColor: COLOURS.text, borderWidth: 1 } } }],
@@ -194,7 +200,7 @@ export function zeroedOption(t: TableSummary): ChartOption {
       const r = layers[q.dataIndex]!;
       return `${r.layer}<br>zeroed <b>${fmt(r.weights_zeroed)}</b> of ${fmt(r.weights)} (${fmt(100 * (num(r.fraction) ?? 0))} %)`;
     } },
-    grid: { left: 8, right: 50, top: 8, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 50, top: 8, bottom: 8, ...LABELS_INSIDE },
     yAxis: { type: 'category', data: layers.map((r) => shortLayer(String(r.layer))), inverse: true, ...axisStyle },
     xAxis: { type: 'value', ...axisStyle, axisLabel: numberLabel },
     series: [{
@@ -220,7 +226,7 @@ export function roundsOption(rounds: EraseRound[], targets: { stop?: number; kee
     ...base(),
     tooltip: { trigger: 'axis', confine: true, valueFormatter: (v: unknown) => fmt(v) },
     legend: { top: 0, textStyle: { color: COLOURS.text } },
-    grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 16, top: 28, bottom: 8, ...LABELS_INSIDE },
     xAxis: { type: 'value', name: 'round', minInterval: 1, min: 1, max: Math.max(1, ...rounds.map((r) => r.round)), ...axisStyle },
     yAxis: { type: 'value', min: 0, max: 1, ...axisStyle, axisLabel: numberLabel },
     series: [
@@ -253,9 +259,9 @@ export function validationOption(points: TableSummary): ChartOption {
     } },
     title: panels.map((p, i) => ({ text: p.title, left: i === 0 ? '25%' : '75%', top: 0, textAlign: 'center', textStyle: { color: COLOURS.text, fontSize: 12, fontWeight: 'normal' } })),
     legend: { bottom: 0, textStyle: { color: COLOURS.text } },
-    grid: [{ left: '2%', width: '44%', top: 28, bottom: 44, containLabel: true }, { left: '54%', width: '44%', top: 28, bottom: 44, containLabel: true }],
+    grid: [{ left: 30, right: '53%', top: 28, bottom: 44, ...LABELS_INSIDE }, { left: '53%', right: 8, top: 28, bottom: 44, ...LABELS_INSIDE }],
     xAxis: panels.map((p, i) => ({ type: 'value', gridIndex: i, name: `${p.x} ΔJ`, nameLocation: 'middle', nameGap: 24, nameTextStyle: { color: COLOURS.muted }, scale: true, ...axisStyle, axisLabel: numberLabel })),
-    yAxis: panels.map((_, i) => ({ type: 'value', gridIndex: i, name: 'actual ΔJ', nameTextStyle: { color: COLOURS.muted }, scale: true, ...axisStyle, axisLabel: numberLabel })),
+    yAxis: panels.map((_, i) => ({ type: 'value', gridIndex: i, name: 'actual ΔJ', nameLocation: 'middle', nameGap: 34, nameTextStyle: { color: COLOURS.muted }, scale: true, ...axisStyle, axisLabel: numberLabel })),
     series: panels.flatMap((p, i) => validationSeries(points, p.x).map((s, j) => ({
       type: 'scatter' as const, xAxisIndex: i, yAxisIndex: i, name: `α ${fmt(s.alpha)}`, data: s.data, symbolSize: 8,
       itemStyle: { color: COLOURS.series[j % COLOURS.series.length], opacity: 0.85 },
@@ -268,4 +274,30 @@ export function pearsonRows(table: TableSummary): { alpha: number; masks: number
   return table.rows.map((row) => ({
     alpha: num(row.alpha) ?? NaN, masks: num(row.masks), components: num(row.components), pearson: num(row.pearson), control: num(row.control_pearson),
   }));
+}
+
+type AxisLike = { type?: string; axisLabel?: object; name?: string; splitNumber?: number };
+type SeriesLike = { label?: object; markLine?: { label?: object } };
+const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const one = <T>(orig: T | T[] | undefined, v: T[]): T | T[] => (Array.isArray(orig) ? v : v[0]!);
+
+/**
+ * The same chart for inside a node: no legend, titles or category labels (names live on hover), value axes with
+ * two splits, tight grids, no bar or mark-line labels.
+ */
+export function compactOption(o: ChartOption): ChartOption {
+  const axes = (a: AxisLike | AxisLike[] | undefined) => a && one(a, list(a).map((x) => x.type === 'category'
+    ? { ...x, name: undefined, axisLabel: { ...x.axisLabel, show: false }, axisTick: { show: false } }
+    : { ...x, name: undefined, splitNumber: 2, axisLabel: { ...x.axisLabel, fontSize: 9 } }));
+  const grids = list(o.grid as object | object[]);
+  const n = grids.length;
+  return {
+    ...o,
+    legend: undefined, title: undefined,
+    grid: one(o.grid as object | object[], grids.map((g, i) => ({ ...g, top: 6, bottom: 4, ...(n > 1 ? { left: `${(100 * i) / n + 1}%`, width: `${100 / n - 2}%`, right: undefined } : { left: 4, right: 8 }) }))),
+    xAxis: axes(o.xAxis as AxisLike | AxisLike[]),
+    yAxis: axes(o.yAxis as AxisLike | AxisLike[]),
+    visualMap: o.visualMap ? { ...(o.visualMap as object), show: false } : undefined,
+    series: list(o.series as SeriesLike | SeriesLike[]).map((s) => ({ ...s, label: { show: false }, ...(s.markLine ? { markLine: { ...s.markLine, label: { show: false } } } : {}) })),
+  } as ChartOption;
 }
