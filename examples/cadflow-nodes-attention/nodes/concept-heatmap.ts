@@ -25,7 +25,7 @@ export const conceptHeatmapNode = defineNode({
   },
   outputs: {
     overlay: { type: 'IMAGES', description: 'The heat map (blue → red) over a grey copy of each sample' },
-    heatmap: { type: 'IMAGES', description: 'The plain heat map of each sample, grey in [0,1] (1 = its maximum)' },
+    heatmap: { type: 'IMAGES', description: 'The plain heat map of each sample, grey in [0,1] (its minimum to its maximum)' },
     images: { type: 'IMAGES', description: 'The samples' },
   },
   params: z.object({

@@ -1,7 +1,8 @@
 // DAAM (Tang et al. 2023, "What the DAAM: Interpreting Stable Diffusion Using Cross Attention"): while an image
 // is sampled, every cross-attention module's probabilities for the word's token(s) are read through the model
 // API's observers, upsampled to image size and summed over heads, layers and steps; each image's map is then
-// scaled to [0,1] by its maximum. Sampling runs on this thread (observers do not cross to worker threads).
+// scaled to [0,1] between its minimum and maximum (the attention never falls to 0 anywhere, so scaling by the
+// maximum alone leaves the background lukewarm). Sampling runs on this thread (observers do not cross to worker threads).
 import { tf } from 'cadflow/sdk';
 import { configOf, sampleImages, tokenizerFor, type ModelLike, type ModuleObserver } from 'cadflow/model';
 
@@ -30,7 +31,7 @@ export interface HeatmapOptions {
 export interface ConceptHeatmaps {
   /** The samples [N,S,S,3] in [0,1]. */
   images: Tensor4D;
-  /** Per image, where the word was drawn [N,S,S] in [0,1] (1 at the image's maximum; all 0 if the word is absent). */
+  /** Per image, where the word was drawn [N,S,S] in [0,1] (0 at the map's minimum, 1 at its maximum; all 0 if the word is absent). */
   heatmaps: Tensor3D;
   /** Per prompt, the positions of the word's tokens in the prompt's encoding (empty when it does not occur). */
   positions: number[][];
@@ -100,7 +101,8 @@ export async function conceptHeatmaps(
           const grids = [...sums.keys()].sort((a, b) => b - a);
           const picked = opts.finestOnly ? [sums.get(grids[0]!)!] : grids.map((g) => sums.get(g)!);
           const m = tf.squeeze(tf.addN(picked), [3]) as Tensor3D;
-          return tf.div(m, tf.maximum(tf.max(m, [1, 2], true), 1e-12)) as Tensor3D;
+          const lo = tf.min(m, [1, 2], true);
+          return tf.div(tf.sub(m, lo), tf.maximum(tf.sub(tf.max(m, [1, 2], true), lo), 1e-12)) as Tensor3D;
         }));
       } finally {
         tf.dispose([...sums.values()]);

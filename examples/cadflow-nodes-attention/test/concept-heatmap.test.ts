@@ -94,9 +94,10 @@ describe('attention pack', () => {
       for (const i of [0, 2]) {
         const expected = new Float64Array(size * size);
         for (const s of seen.filter(keep)) (excl ? s.excl : s.maps)[i]!.forEach((v, k) => { expected[k] += v; });
-        const max = Math.max(...expected);
+        const [lo, hi] = [Math.min(...expected), Math.max(...expected)];
         expect(Math.max(...maps[i]!)).toBeCloseTo(1, 6);
-        maps[i]!.forEach((v, k) => expect(v).toBeCloseTo(expected[k]! / max, 4));
+        expect(Math.min(...maps[i]!)).toBeCloseTo(0, 6);
+        maps[i]!.forEach((v, k) => expect(v).toBeCloseTo((expected[k]! - lo) / (hi - lo), 4));
       }
       expect(maps[1]!.every((v) => v === 0)).toBe(true); // no "heart" in the star's prompt
       tf.dispose([got.images, got.heatmaps]);
