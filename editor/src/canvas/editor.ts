@@ -56,7 +56,8 @@ class StoreSelector extends AreaExtensions.Selector<Entity> {
     this.onChange([...this.entities.values()].filter((e) => e.label === 'node').map((e) => e.id));
   }
   override async add(entity: Entity, accumulate: boolean): Promise<void> {
-    await super.add(entity, accumulate);
+    // pressing on a node of the selection keeps the selection, so dragging it moves them all
+    await super.add(entity, accumulate || this.isSelected(entity));
     this.changed();
   }
   override async remove(entity: Pick<Entity, 'label' | 'id'>): Promise<void> {
@@ -197,12 +198,12 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
   });
 
   // ---- store → canvas ----
+  let fitted = -1;
   async function sync(): Promise<void> {
     syncing++;
     try {
       selector.release(); // a picked node would drag the rest of the selection along with a synced move
       const wf = graph.workflow;
-      const before = editor.getNodes().map((n) => n.id);
       for (const n of editor.getNodes()) {
         const keep = Object.hasOwn(wf.nodes, n.id) && wf.nodes[n.id].type === n.nodeType && (n.known || !registry.byType(n.nodeType));
         if (keep) continue;
@@ -238,8 +239,11 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
         if (want && !n.selected) await selectable.select(n.id, true);
         if (!want && n.selected) await selectable.unselect(n.id);
       }
-      const ids = editor.getNodes().map((n) => n.id);
-      if (ids.length && !ids.some((id) => before.includes(id))) await fit();
+      // a newly opened workflow is fitted to the view once its nodes are drawn
+      if (fitted !== graph.loads) {
+        fitted = graph.loads;
+        await fit();
+      }
     } finally {
       syncing--;
     }
@@ -312,7 +316,7 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
 
   const stopWatches = [
     watch(() => [graph.workflow, graph.selected], () => void queueSync(), { deep: true }),
-    watch(() => registry.nodes, () => void queueSync()),
+    watch(() => [registry.nodes, graph.loads], () => void queueSync()),
   ];
   await queueSync();
 

@@ -126,7 +126,7 @@ describe('graph store', () => {
     expect(g.clientErrors[ev]).toEqual({ concept: 'required' });
   });
 
-  it('editing a param clears the server error that named it', () => {
+  it('editing a param or linking an input clears the server error that named it', () => {
     const g = useGraphStore();
     const s = g.addNode('Sample');
     g.setServerErrors([
@@ -135,6 +135,12 @@ describe('graph store', () => {
     ]);
     g.setParam(s, 'steps', 5);
     expect(g.serverErrors).toEqual([{ nodeId: s, kind: 'missing_input', message: 'model is not connected' }]);
+    g.setServerErrors([
+      { nodeId: s, kind: 'missing_input', message: 'required input model (MODEL) is not connected' },
+      { nodeId: s, kind: 'missing_input', message: 'required input prompts (PROMPTS) is not connected' },
+    ]);
+    g.connect(g.addNode('LoadModel'), 'model', s, 'model'); // answers the error naming its input only
+    expect(g.serverErrors.map((e) => e.message)).toEqual(['required input prompts (PROMPTS) is not connected']);
   });
 
   it('undoes and redoes each edit as one step (a param edit, a move, a connection)', () => {
@@ -169,6 +175,7 @@ describe('graph store', () => {
     const g = useGraphStore();
     g.load({ format: 'cadflow.workflow', version: 1, nodes: { load: { type: 'LoadModel', params: {} } } }, { name: 'w', readOnly: true });
     expect(g.name).toBe('w');
+    expect(g.loads).toBe(1);
     expect(g.readOnly).toBe(true);
     expect(g.dirty).toBe(false);
     g.setParam('load', 'model', 'shapes-micro');

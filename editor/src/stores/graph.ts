@@ -14,6 +14,8 @@ export type ParamErrors = Record<string, Record<string, string>>;
 export interface Position { x: number; y: number }
 
 const HISTORY_LIMIT = 200;
+/** Server validation kinds about a node's inputs: a new link into the input they name answers them. */
+const INPUT_ERROR_KINDS = new Set(['missing_input', 'type_mismatch', 'dangling_link', 'unknown_output', 'unknown_input']);
 
 export function emptyWorkflow(): Workflow {
   return { format: WORKFLOW_FORMAT, version: WORKFLOW_VERSION, nodes: {}, meta: {} };
@@ -111,6 +113,8 @@ export const useGraphStore = defineStore('graph', () => {
   /** The errors of the last run the server refused (POST /api/runs → 400 { errors }). */
   const serverErrors = ref<ValidationErrorWire[]>([]);
   const clean = ref(snapshot(workflow.value));
+  /** Counts `load` calls, so views can tell a newly opened workflow from an edit (the canvas fits it to the view). */
+  const loads = ref(0);
   const past = shallowRef<string[]>([]);
   const future = shallowRef<string[]>([]);
   let batchDepth = 0;
@@ -150,6 +154,7 @@ export const useGraphStore = defineStore('graph', () => {
     past.value = [];
     future.value = [];
     markClean();
+    loads.value++;
   }
 
   /** A plain JSON copy of the open workflow (what is saved, exported and run). */
@@ -241,6 +246,8 @@ export const useGraphStore = defineStore('graph', () => {
       if (!multiple) dst.inputs[input] = link;
       else if (!existing.some(([a, b]) => a === from && b === output)) dst.inputs[input] = [...existing, link];
     });
+    const named = new RegExp(`\\b${input.replace(/[^\w-]/g, '')}\\b`);
+    serverErrors.value = serverErrors.value.filter((e) => !(e.nodeId === to && !e.param && INPUT_ERROR_KINDS.has(e.kind) && named.test(e.message)));
     return { ok: true };
   }
 
@@ -397,7 +404,7 @@ export const useGraphStore = defineStore('graph', () => {
   }
 
   return {
-    workflow, nodes, name, readOnly, dirty, selected, clientErrors, serverErrors, canUndo, canRedo,
+    workflow, nodes, name, readOnly, dirty, loads, selected, clientErrors, serverErrors, canUndo, canRedo,
     load, toWorkflow, markClean, addNode, removeNodes, connect, connectionError, disconnect, setParam, moveNodes,
     setUi, randomizeSeeds, copy, paste, duplicate, undo, redo, batch, setServerErrors,
   };
