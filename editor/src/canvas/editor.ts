@@ -239,10 +239,11 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
         if (want && !n.selected) await selectable.select(n.id, true);
         if (!want && n.selected) await selectable.unselect(n.id);
       }
-      // a newly opened workflow is fitted to the view once its nodes are drawn
+      // a newly opened workflow is fitted to the view once its nodes are drawn (laid out first if they overlap)
       if (fitted !== graph.loads) {
         fitted = graph.loads;
-        await fit();
+        if (overlapping()) void arrange({ keepClean: true });
+        else await fit();
       }
     } finally {
       syncing--;
@@ -269,7 +270,15 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
     memory = fragment;
   }
 
-  async function arrange(): Promise<void> {
+  /** Do any two nodes overlap? (A workflow written for smaller nodes than these.) */
+  function overlapping(): boolean {
+    const boxes = [...area.nodeViews.values()].map((v) => ({ ...v.position, w: v.element.offsetWidth, h: v.element.offsetHeight }));
+    return boxes.some((a, i) => boxes.slice(i + 1).some((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h));
+  }
+
+  /** `keepClean`: a layout made on opening does not count as an unsaved change (it is still one undo step). */
+  async function arrange(opts: { keepClean?: boolean } = {}): Promise<void> {
+    const wasClean = !graph.dirty;
     await queueSync();
     for (const [id, view] of area.nodeViews) {
       const node = editor.getNode(id);
@@ -283,6 +292,7 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
       syncing--;
     }
     commitPositions();
+    if (opts.keepClean && wasClean) graph.markClean();
     await fit();
   }
 
