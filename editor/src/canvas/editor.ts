@@ -89,6 +89,7 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
   });
   const selectable = AreaExtensions.selectableNodes(area, selector, { accumulating: AreaExtensions.accumulateOnCtrl() });
   AreaExtensions.simpleNodesOrder(area);
+  AreaExtensions.restrictor(area, { scaling: { min: 0.1, max: 2 } });
 
   const menu = new ContextMenuPlugin<Schemes>({
     items: (context) => {
