@@ -1,12 +1,12 @@
 // Node packs from npm (docs/packs.md): a pack installed into a node_modules folder (a real `npm install`) or
 // named in CADFLOW_NODE_PATH is loaded; broken, incompatible and clashing packs are reported, never fatal.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRegistry, REPO_ROOT } from '../../server/engine/registry.ts';
+import { findInstalledPacks, loadRegistry, REPO_ROOT } from '../../server/engine/registry.ts';
 import { validateWorkflow } from '../../server/engine/validate.ts';
 import { startTestServer, wf, type TestServer } from './helpers.ts';
 
@@ -36,6 +36,19 @@ describe('the pack loader', () => {
       expect.objectContaining({ pack: 'cadflow-nodes-broken', message: expect.stringContaining('deliberately broken') }),
       expect.objectContaining({ pack: 'cadflow-nodes-future', message: 'incompatible: the pack needs cadflow SDK ^2.0.0, this cadflow has SDK 1.0.0' }),
     ]);
+  });
+
+  it('finds packs installed as symlinks (npm install ./path) and under a scope', async () => {
+    const root = join(tmp, 'linked', 'node_modules');
+    mkdirSync(join(root, '@acme'), { recursive: true });
+    symlinkSync(join(FIXTURES, 'demo'), join(root, '@acme', 'demo'), 'dir');
+    // a package without the manifest is not a pack
+    mkdirSync(join(root, 'left-pad'));
+    writeFileSync(join(root, 'left-pad', 'package.json'), JSON.stringify({ name: 'left-pad', version: '1.0.0' }));
+    expect(findInstalledPacks(root)).toEqual([join(root, '@acme', 'demo')]);
+    const registry = await loadRegistry({ builtin: false, nodePath: [root] });
+    expect(registry.packErrors).toEqual([]);
+    expect(registry.types()).toEqual(['demo/Echo']);
   });
 
   it('refuses a second pack defining the same id, naming both packs', async () => {
