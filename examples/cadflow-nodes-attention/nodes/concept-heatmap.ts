@@ -5,9 +5,7 @@ import {
   type ImagesValue, type PromptsValue,
 } from 'cadflow/sdk';
 import type { ModelHandle } from 'cadflow/model';
-import { conceptHeatmaps, heatmapImages, overlayHeatmaps, wordPositions } from './heatmap.ts';
-
-const BLOCKS = { all: /\.attn2$/, down: /^down_blocks\..*\.attn2$/, mid: /^mid_block\..*\.attn2$/, up: /^up_blocks\..*\.attn2$/ } as const;
+import { conceptHeatmaps, CROSS_ATTENTION, DEFAULT_HEATMAP, heatmapImages, overlayHeatmaps, wordPositions } from './heatmap.ts';
 
 function imagesValue(images: tf.Tensor4D, p: PromptsValue, seeds: number[]): ImagesValue {
   return { images, prompts: [...p.prompts], seeds, labels: p.labels, dispose: () => images.dispose() };
@@ -36,9 +34,9 @@ export const conceptHeatmapNode = defineNode({
       .describe('Seed of image i is seed + i for prompts without their own seeds.'),
     blocks: ui(z.enum(['all', 'down', 'mid', 'up']).default('down'), { advanced: true })
       .describe("Which part of the UNet's cross-attention to read: the down blocks localise best on shapes-tiny."),
-    finestOnly: ui(z.boolean().default(true), { advanced: true })
+    finestOnly: ui(z.boolean().default(DEFAULT_HEATMAP.finestOnly), { advanced: true })
       .describe('Read only the finest attention grid of those blocks (8×8 on shapes-tiny) instead of every grid.'),
-    fromStep: ui(z.number().min(0).max(0.95).default(0.75), { advanced: true })
+    fromStep: ui(z.number().min(0).max(0.95).default(DEFAULT_HEATMAP.fromStep), { advanced: true })
       .describe('Sum the steps from this fraction of sampling on (0 = every step; late steps localise best).'),
     excludeStart: ui(z.boolean().default(false), { advanced: true })
       .describe("Renormalise each pixel's attention over the tokens other than the start token."),
@@ -63,7 +61,7 @@ export const conceptHeatmapNode = defineNode({
     ctx.record({ seeds: { [ctx.nodeId]: seeds } });
 
     const { images, heatmaps } = await conceptHeatmaps(model, p.prompts, seeds, params.word, {
-      steps: params.steps, cfg: params.cfg, batchSize: params.batchSize, layers: BLOCKS[params.blocks],
+      steps: params.steps, cfg: params.cfg, batchSize: params.batchSize, layers: CROSS_ATTENTION[params.blocks],
       finestOnly: params.finestOnly, fromStep: params.fromStep, excludeStart: params.excludeStart, signal: ctx.signal,
       onStep: (done, total) => {
         ctx.throwIfAborted();
@@ -77,7 +75,8 @@ export const conceptHeatmapNode = defineNode({
       const plain = heatmapImages(heatmaps);
       owned.push(plain);
       // Preview and artifact: each sample beside its overlay, up to 8 pairs a row.
-      const pairs = tf.tidy(() => tf.reshape(tf.stack([images, overlay], 1), [-1, ...images.shape.slice(1)]) as tf.Tensor4D);
+      const [, height, width, channels] = images.shape;
+      const pairs = tf.tidy(() => tf.reshape(tf.stack([images, overlay], 1), [-1, height, width, channels]) as tf.Tensor4D);
       const batch = await tensorToBatch(pairs).finally(() => pairs.dispose());
       const png = gridPng(batch, { columns: 2 * Math.min(8, p.prompts.length), scale: 4 });
       await ctx.writeArtifact(`concept-heatmap-${params.word}.png`, png, 'image/png');

@@ -10,12 +10,20 @@ type Tensor = tf.Tensor;
 type Tensor3D = tf.Tensor3D;
 type Tensor4D = tf.Tensor4D;
 
+/** The UNet's cross-attention modules, by part (diffusers names end in `.attn2`). */
+export const CROSS_ATTENTION = {
+  all: /\.attn2$/, down: /^down_blocks\..*\.attn2$/, mid: /^mid_block\..*\.attn2$/, up: /^up_blocks\..*\.attn2$/,
+} as const;
+
+/** The node's defaults: they localise best on shapes-tiny (examples/cadflow-nodes-attention/README.md). */
+export const DEFAULT_HEATMAP = { layers: CROSS_ATTENTION.down, finestOnly: true, fromStep: 0.75 } as const;
+
 export interface HeatmapOptions {
   steps?: number;
   cfg?: number;
   /** Images sampled together (each image depends only on its prompt and seed, not on the batch). */
   batchSize?: number;
-  /** Cross-attention modules to aggregate (default every one: /\.attn2$/). */
+  /** Cross-attention modules to aggregate (default every one: CROSS_ATTENTION.all). */
   layers?: RegExp;
   /** Only the finest grid among the observed modules (e.g. 8×8 of 8×8 and 4×4); default false: every grid. */
   finestOnly?: boolean;
@@ -68,7 +76,7 @@ export async function conceptHeatmaps(
       const sums = new Map<number, Tensor>();
       let step = 0;
       const observer: ModuleObserver = {
-        module: opts.layers ?? /\.attn2$/,
+        module: opts.layers ?? CROSS_ATTENTION.all,
         kind: 'attention',
         onTensor(_name, probs) {
           if (step < firstStep) return;
@@ -96,7 +104,7 @@ export async function conceptHeatmaps(
               await opts.onStep?.(start * steps + step * n, prompts.length * steps);
             },
           }));
-        if (sums.size === 0) throw new Error(`no cross-attention module matches ${opts.layers ?? /\.attn2$/}`);
+        if (sums.size === 0) throw new Error(`no cross-attention module matches ${opts.layers ?? CROSS_ATTENTION.all}`);
         maps.push(tf.tidy(() => {
           const grids = [...sums.keys()].sort((a, b) => b - a);
           const picked = opts.finestOnly ? [sums.get(grids[0]!)!] : grids.map((g) => sums.get(g)!);

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { gridPng, initRuntime, tensorToBatch, tf } from 'cadflow/sdk';
 import { loadModel, type ModelHandle } from 'cadflow/model';
-import { conceptHeatmaps, heatmapImages, overlayHeatmaps, type HeatmapOptions } from '../nodes/heatmap.ts';
+import { conceptHeatmaps, DEFAULT_HEATMAP, heatmapImages, overlayHeatmaps, type HeatmapOptions } from '../nodes/heatmap.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,11 +22,12 @@ const { values: args } = parseArgs({
 const COLOURS = ['red', 'green', 'blue', 'yellow', 'purple'];
 const BACKGROUNDS = ['black', 'gray', 'striped', 'dotted'];
 const prompt = (i: number) => `a ${COLOURS[i % COLOURS.length]} heart on a ${BACKGROUNDS[i % BACKGROUNDS.length]} background`;
-/** The node's defaults (down blocks, finest grid, last quarter of the steps) and plain DAAM (everything). */
-const SETTINGS: Record<string, HeatmapOptions> = {
-  default: { layers: /^down_blocks\..*\.attn2$/, finestOnly: true, fromStep: 0.75 },
-  'all layers, all steps': {},
-};
+/** The node's defaults (down blocks, finest grid, last quarter of the steps), variants, and plain DAAM; the words measured. */
+const SETTINGS: [string, HeatmapOptions, string[]][] = [
+  ['defaults', DEFAULT_HEATMAP, ['heart', 'on', 'background', 'a']],
+  ['defaults, excludeStart', { ...DEFAULT_HEATMAP, excludeStart: true }, ['heart']],
+  ['all layers, all steps', {}, ['heart', 'background']],
+];
 
 /** Per image: the share of the heat on the shape, and the chance that a shape pixel is hotter than a background one (AUC). */
 function onShape(heat: Float32Array, images: Float32Array, n: number, px: number): { mass: number; auc: number; area: number } {
@@ -58,8 +59,8 @@ async function measure(model: ModelHandle, n: number): Promise<void> {
   const prompts = Array.from({ length: n }, (_, i) => prompt(i));
   const seeds = prompts.map((_, i) => 1000 + i);
   console.log(`${n} samples of "a <colour> heart on a <background> background"; the shape mask is the saturated pixels`);
-  for (const [name, opts] of Object.entries(SETTINGS)) {
-    for (const word of ['heart', 'on', 'background', 'a']) {
+  for (const [name, opts, words] of SETTINGS) {
+    for (const word of words) {
       const { images, heatmaps } = await conceptHeatmaps(model, prompts, seeds, word, opts);
       const size = images.shape[1]!;
       const r = onShape(heatmaps.dataSync() as Float32Array, images.dataSync() as Float32Array, n, size * size);
@@ -72,7 +73,7 @@ async function measure(model: ModelHandle, n: number): Promise<void> {
 await initRuntime();
 const model = await loadModel(args.model, args.models);
 const prompts = Array.from({ length: 6 }, (_, i) => prompt(i));
-const { images, heatmaps } = await conceptHeatmaps(model, prompts, prompts.map((_, i) => 100 + i), 'heart', SETTINGS.default);
+const { images, heatmaps } = await conceptHeatmaps(model, prompts, prompts.map((_, i) => 100 + i), 'heart', DEFAULT_HEATMAP);
 const rows = tf.tidy(() => tf.concat([images, overlayHeatmaps(images, heatmaps), heatmapImages(heatmaps)]) as tf.Tensor4D);
 writeFileSync(args.out, gridPng(await tensorToBatch(rows), { columns: prompts.length, scale: 4 }));
 console.log(`wrote ${args.out}: rows sample / heat over the sample / heat map, for ${prompts.map((p) => JSON.stringify(p)).join(', ')}`);

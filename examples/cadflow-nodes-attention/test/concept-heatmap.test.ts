@@ -5,18 +5,19 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from 'cadflow/sdk';
 import { createHarness, type Harness } from 'cadflow/sdk/testing';
-import { configOf, loadModel, sampleImages, tokenizerFor, type ModelHandle } from 'cadflow/model';
+import { configOf, sampleImages, tokenizerFor, type ModelHandle } from 'cadflow/model';
 import { conceptHeatmaps } from '../nodes/heatmap.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const MODELS = fileURLToPath(new URL('../../../models', import.meta.url));
 const PROMPTS = ['a red heart on a black background', 'a blue star on a gray background', 'a green heart'];
 let h: Harness;
 let micro: ModelHandle;
 beforeAll(async () => {
   await initRuntime();
   h = await createHarness({ builtin: true, packDirs: [root] });
-  micro = await loadModel('shapes-micro', MODELS);
+  // the bundled micro model, loaded as a workflow loads it
+  const load = await h.run({ format: 'cadflow.workflow', version: 1, meta: {}, nodes: { load: { type: 'LoadModel', params: { model: 'shapes-micro' } } } });
+  micro = load.output('load', 'model') as ModelHandle;
 });
 afterAll(() => h?.close());
 
@@ -108,7 +109,7 @@ describe('attention pack', () => {
 
   it('runs as a node: overlay, plain heat map and samples, a preview and an artifact', async () => {
     const previews: string[] = [];
-    const run = await h.run(graph({ word: 'heart' }), { listener: { nodePreview: (nodeId) => { previews.push(nodeId); } } });
+    const run = await h.run(graph({ word: 'heart' }), { listener: { nodePreview: (nodeId: string) => { previews.push(nodeId); } } });
     expect(run.error).toBeUndefined();
     for (const out of ['overlay', 'heatmap', 'images']) {
       const v = run.output('heatmap', out) as { images: tf.Tensor4D; prompts: string[] };
