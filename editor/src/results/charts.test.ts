@@ -31,7 +31,7 @@ const points: TableSummary = {
   ],
 };
 
-type AnySeries = { type: string; name?: string; data: unknown[]; xAxisIndex?: number; markLine?: { data: unknown[] } };
+type AnySeries = { type: string; name?: string; data: unknown[]; xAxisIndex?: number; label?: { show?: boolean }; markLine?: { data: unknown[]; label?: { show?: boolean } } };
 const series = (o: { series?: unknown }) => o.series as AnySeries[];
 
 describe('chart options', () => {
@@ -117,8 +117,8 @@ describe('chart options', () => {
     expect((z.yAxis as { axisLabel: { show: boolean } }).axisLabel.show).toBe(false);
     expect((z.xAxis as { splitNumber: number }).splitNumber).toBe(2);
     expect(series(z)[0]!.data).toEqual([0, 24]);
-    expect((series(z)[0] as { label: { show: boolean } }).label.show).toBe(false);
+    expect(series(z)[0]!.label!.show).toBe(false);
     const s = compactOption(scoresOption({ mean: 1, values: [1] }));
-    expect((series(s)[0]!.markLine as { label: { show: boolean } }).label.show).toBe(false);
+    expect(series(s)[0]!.markLine!.label!.show).toBe(false);
   });
 });
