@@ -9,7 +9,6 @@ import { AreaExtensions, AreaPlugin } from 'rete-area-plugin';
 import { ClassicFlow, ConnectionPlugin, type SocketData } from 'rete-connection-plugin';
 import { Presets as VuePresets, VuePlugin, type VueArea2D } from 'rete-vue-plugin';
 import { MinimapPlugin, type MinimapExtra } from 'rete-minimap-plugin';
-import { AutoArrangePlugin, Presets as ArrangePresets } from 'rete-auto-arrange-plugin';
 import { ContextMenuPlugin, type ContextMenuExtra } from 'rete-context-menu-plugin';
 import { linksOf, useGraphStore, type Position } from '../stores/graph.ts';
 import { useRegistryStore } from '../stores/registry.ts';
@@ -81,7 +80,6 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
   // every node is its own Vue app: give each the editor's Pinia so nodes read the same stores
   const render = new VuePlugin<Schemes, AreaExtra>({ setup: (context) => createApp(context).use(pinia) });
   const minimap = new MinimapPlugin<Schemes>({ boundViewport: true });
-  const arrangePlugin = new AutoArrangePlugin<Schemes>();
   let syncing = 0;
 
   const selector = new StoreSelector((ids) => {
@@ -139,7 +137,6 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
   }));
   render.addPreset(VuePresets.minimap.setup({ size: 180 }));
   render.addPreset(VuePresets.contextMenu.setup({ delay: 300 }));
-  arrangePlugin.addPreset(ArrangePresets.classic.setup());
 
   connection.addPreset(() => new ClassicFlow({
     canMakeConnection(from: SocketData, to: SocketData) {
@@ -155,7 +152,6 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
   area.use(connection);
   area.use(render);
   area.use(minimap);
-  area.use(arrangePlugin);
   area.use(menu);
 
   // ---- canvas → store ----
@@ -271,6 +267,18 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
     memory = fragment;
   }
 
+  // ELK is large: loaded the first time a layout is asked for, not with the page
+  let arrangeLoaded: Promise<{ layout(props: { options: Record<string, string> }): Promise<unknown> }> | null = null;
+  function arrangePlugin() {
+    arrangeLoaded ??= import('rete-auto-arrange-plugin').then(({ AutoArrangePlugin, Presets }) => {
+      const plugin = new AutoArrangePlugin<Schemes>();
+      plugin.addPreset(Presets.classic.setup());
+      area.use(plugin);
+      return plugin;
+    });
+    return arrangeLoaded;
+  }
+
   /** Do any two nodes overlap? (A workflow written for smaller nodes than these.) */
   function overlapping(): boolean {
     const boxes = [...area.nodeViews.values()].map((v) => ({ ...v.position, w: v.element.offsetWidth, h: v.element.offsetHeight }));
@@ -285,10 +293,11 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
       const node = editor.getNode(id);
       if (node) Object.assign(node, { width: view.element.offsetWidth || node.width, height: view.element.offsetHeight || node.height });
     }
+    const arranger = await arrangePlugin();
     syncing++;
     try {
       selector.release();
-      await arrangePlugin.layout({ options: { 'elk.spacing.nodeNode': '40', 'elk.layered.spacing.nodeNodeBetweenLayers': '80' } });
+      await arranger.layout({ options: { 'elk.spacing.nodeNode': '40', 'elk.layered.spacing.nodeNodeBetweenLayers': '80' } });
     } finally {
       syncing--;
     }
