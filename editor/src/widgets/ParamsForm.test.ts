@@ -8,7 +8,7 @@ import ParamsForm from './ParamsForm.vue';
 
 const baseline = {
   type: 'EraseBaseline', typeVersion: 1, category: 'attribution', displayName: 'Erase Baseline', pack: 'test', cacheable: true,
-  inputs: {}, outputs: {},
+  inputs: { note: { type: 'STRING', optional: true } }, outputs: { text: { type: 'STRING' } },
   params: {
     type: 'object',
     properties: {
@@ -67,6 +67,19 @@ describe('ParamsForm', () => {
     change(host.querySelector('[data-param=method] select')!, 'magnitude');
     await nextTick();
     expect(shown()).toEqual(['method', 'rho', 'prompts', 'note']);
+  });
+
+  it('shows a param whose same-named input is linked as coming from that link', async () => {
+    const g = useGraphStore();
+    const a = g.addNode('EraseBaseline');
+    const b = g.addNode('EraseBaseline');
+    mount(b);
+    host.querySelector('details')!.setAttribute('open', '');
+    expect(host.querySelector('[data-param=note] input')).not.toBeNull();
+    g.connect(a, 'text', b, 'note');
+    await nextTick();
+    expect(host.querySelector('[data-param=note] [data-testid=param-linked]')!.textContent).toBe(`← ${a}.text`);
+    expect(host.querySelector('[data-param=note] input')).toBeNull();
   });
 
   it('marks a refused value with its message, from the schema and from the server', async () => {
