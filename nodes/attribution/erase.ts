@@ -17,8 +17,6 @@ import { partsText } from './summary.ts';
 /** Up to 8 rounds of per-row ρ = 0.02; why: docs/method.md. */
 export const DEFAULT_RHO = 0.02;
 export const DEFAULT_ROUNDS = 8;
-/** The evaluation's erase target: the rounds stop once ≤ 10 % of fresh samples show the concept. */
-export const DEFAULT_STOP_AT = 0.1;
 /** The evaluation's keep target: a round taking the other values below 95 % of the unedited model's is undone. */
 export const DEFAULT_KEEP_AT = 0.95;
 /** Amplify / recall rounds stop once ≥ 90 % of fresh samples show the concept. */
@@ -133,7 +131,7 @@ function checkText(check: RoundCheckResult | undefined, concept: string, amplify
   if (!check || !o) return '';
   const target = amplify ? `≥ ${100 * o.recallAt} %` : `≤ ${100 * o.stopAt} %`;
   const keep = check.keep === undefined ? '' : `; other values right in ${(100 * check.keep).toFixed(1)} %${check.spoiled ? ': below the keep floor, round undone unless it is round 1' : ''}`;
-  return `; ${(100 * check.share!).toFixed(1)} % of ${o.stopSamples} samples judged '${concept}'${check.stop ? ` ${target}: stop` : ''}${keep}`;
+  return `; ${(100 * check.share!).toFixed(1)} % of ${o.stopSamples} samples judged '${concept}'${check.stop ? ` ${target}: stop` : ` (stop at ${target})`}${keep}`;
 }
 
 /**

@@ -124,19 +124,29 @@ export function resolvedAnchor(anchor: 'auto' | PlanAnchor, concept: string, pro
   return whyNotOpen(concept, prompts) === undefined ? 'open' : 'empty';
 }
 
+export interface AttributeDefaults {
+  /** FitAttribution's preserve λ. */
+  preserve: number;
+  /** FitAttribution's template. */
+  template: string;
+  /** Erase's stop_at. */
+  stopAt: number;
+  why: string;
+}
+
 /**
- * λ when `preserve` is unset, and why: 1 for a world concept whose attribute has two or more other values (shapes,
- * colours, backgrounds), else 0. A two-valued attribute's other value is the concept's complement: keeping "filled"
- * apart from the open prompt pulls on what makes "outline" differ (on shapes-tiny λ = 1 left outline at 0.46, λ = 0
- * at 0.2).
+ * What FitAttribution and Erase use where preserve, template and stop_at are unset: the settings that erased each
+ * attribute's values on shapes-tiny (docs/method.md). Shapes and backgrounds: one template, λ = 1 (the other values kept
+ * apart), stop at 10 %. Colours and styles: every caption template, λ = 0, stop at 5 % (red and outline met both
+ * targets so and not at the shapes' settings; a style's one other value is its complement, which λ > 0 pulls on).
  */
-export function autoPreserve(concept: string): { lambda: number; why: string } {
+export function attributeDefaults(concept: string): AttributeDefaults {
   const attr = attributeOf(concept);
-  if (!attr) return { lambda: 0, why: `'${concept}' is not a world concept` };
-  const others = otherValues(attr, concept).length;
-  return others >= 2
-    ? { lambda: 1, why: `the other ${others} values of ${attr} are kept apart from '${concept}'` }
-    : { lambda: 0, why: `${attr} has one other value, the complement of '${concept}'` };
+  if (attr === 'colour' || attr === 'style') {
+    return { preserve: 0, template: CAPTIONS_TEMPLATE, stopAt: 0.05, why: `${attr}: every caption template, λ = 0, stop at 5 %` };
+  }
+  if (attr) return { preserve: 1, template: DEFAULT_TEMPLATE, stopAt: 0.1, why: `${attr}: the other ${otherValues(attr, concept).length} values kept apart (λ = 1), one template, stop at 10 %` };
+  return { preserve: 0, template: DEFAULT_TEMPLATE, stopAt: 0.1, why: `'${concept}' is not a world concept: the paper's J (λ = 0)` };
 }
 
 /** The attribute of a world concept that every prompt names; throws (saying why) otherwise. */

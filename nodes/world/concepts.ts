@@ -69,3 +69,11 @@ export function extendConcepts(extra: Partial<WorldConcepts>, base: WorldConcept
   for (const attr of ATTRIBUTES) out[attr] = [...new Set([...base[attr], ...(extra[attr] ?? [])])];
   return validateConcepts(out);
 }
+
+/**
+ * The concept a node works on: its optional `concept` input (a Concept node's output) when connected, else its
+ * `concept` param; trimmed.
+ */
+export function chosenConcept(input: unknown, param: string): string {
+  return (input === undefined || input === null ? param : String(input)).trim();
+}

@@ -8,7 +8,7 @@ import { initWeights } from '../../nodes/diffusion/model/network.ts';
 import { handleFromWeights } from '../../nodes/diffusion/api.ts';
 import type { ModelHandle } from '../../nodes/diffusion/handle.ts';
 import { evaluateObjective, type AttributionValue } from '../../nodes/attribution/attribution.ts';
-import { buildObjective, CAPTIONS_TEMPLATE, planPrompts, type FitPlan } from '../../nodes/attribution/plan.ts';
+import { attributeDefaults, buildObjective, CAPTIONS_TEMPLATE, DEFAULT_TEMPLATE, planPrompts, type FitPlan } from '../../nodes/attribution/plan.ts';
 import { parseAttribution } from '../../nodes/attribution/summary.ts';
 import { fitAttributionNode, fitParams, planOf } from '../../nodes/attribution/nodes/fit-attribution.ts';
 import { eraseNode, eraseParams } from '../../nodes/attribution/nodes/erase.ts';
@@ -17,6 +17,8 @@ import { esdParams, fineTuneEsdNode } from '../../nodes/attribution/nodes/fine-t
 import { validateAttributionNode, validateParams } from '../../nodes/attribution/nodes/validate-attribution.ts';
 import { maskComponentsNode, maskParams } from '../../nodes/attribution/nodes/mask-components.ts';
 import { componentSetFor } from '../../nodes/attribution/nodes/shared.ts';
+import { conceptNode, conceptParams } from '../../nodes/world/concept-node.ts';
+import { evaluateErasureNode } from '../../nodes/evaluation/nodes/evaluate-erasure.ts';
 import { judgedConceptShare, judgedKeepShare } from '../../nodes/attribution/stop-check.ts';
 import { iteratedSelection } from '../../nodes/attribution/rounds.ts';
 import { selectForErase } from '../../nodes/attribution/selection.ts';
@@ -65,7 +67,7 @@ describe('attribution nodes', () => {
     attr = out.attribution as AttributionValue;
     // One gradient pass for the concept's 2 × 2 pairs (batch 4), one for the keep prompts' (preserve unset → λ = 1).
     expect(ctx.progressCalls.map((c) => c[0])).toEqual([1, 2]);
-    expect(ctx.logs).toContain("preserve unset → λ = 1 (the other 5 values of shape are kept apart from 'circle')");
+    expect(ctx.logs).toContain(`per-attribute defaults → template "${DEFAULT_TEMPLATE}", λ = 1 (shape: the other 5 values kept apart (λ = 1), one template, stop at 10 %)`);
     // The default set: FF and the cross-attention value projections of every transformer block.
     expect(attr.set.matrices.every((m) => /(ff\.net\.(0\.proj|2)|attn2\.to_v)\.weight$/.test(m.name))).toBe(true);
     expect(attr.set.matrices.filter((m) => m.name.endsWith('attn2.to_v.weight')).length * 2).toBe(attr.set.matrices.filter((m) => m.name.includes('.ff.')).length);
@@ -93,6 +95,20 @@ describe('attribution nodes', () => {
     expect(names({ component_set: 'paper', globs: ['**.attn1.to_q.weight'] })).toEqual(paper);
     expect(names({ component_set: 'custom', globs: ['**.attn1.to_q.weight'] }).every((n) => n.endsWith('attn1.to_q.weight'))).toBe(true);
     expect(() => names({ component_set: 'custom', globs: ['**.nothing'] })).toThrow(expect.objectContaining({ param: 'globs' }));
+  });
+
+  it('Concept → FitAttribution and EvaluateErasure: the concept input wins over the param; an empty Concept names its param', async () => {
+    const ctx = fakeCtx();
+    const { concept } = await conceptNode.execute(ctx, {}, conceptParams.parse({ concept: ' square ' }));
+    expect(concept).toBe('square');
+    expect(ctx.logs).toContain("'square' is a shape of the shapes world");
+    await expect(conceptNode.execute(fakeCtx(), {}, conceptParams.parse({ concept: '  ' }))).rejects.toMatchObject({ param: 'concept' });
+    const fitted = (await fitAttributionNode.execute(fakeCtx(), { model, concept }, fitParams.parse({ ...fitSmall, concept: 'circle' }))).attribution as AttributionValue;
+    expect((fitted.provenance.plan as FitPlan).concept).toBe('square');
+    const evaluated = evaluateErasureNode.execute(fakeCtx(), { models: [], concept: 'zebra' }, evaluateErasureNode.params.parse({ concept: 'circle' }));
+    await expect(evaluated).rejects.toMatchObject({ input: 'models' });
+    // With models, the protocol is the input's concept's: a concept the world does not know is named as the param's error.
+    await expect(evaluateErasureNode.execute(fakeCtx(), { models: [model], concept: 'zebra' }, evaluateErasureNode.params.parse({ concept: 'circle' }))).rejects.toMatchObject({ param: 'concept', message: expect.stringMatching(/zebra/) });
   });
 
   it('FitAttribution names the param for a concept the world does not know', async () => {
@@ -409,10 +425,10 @@ describe('attribution nodes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('FitAttribution anchor auto: open where the prompts can leave the concept open, else ""; preserve and balance defaults', async () => {
+  it('FitAttribution anchor auto: open where the prompts can leave the concept open, else ""; per-attribute defaults', async () => {
     const fitRed = async (extra: Record<string, unknown>) => {
       const ctx = fakeCtx();
-      const a = (await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'red', ...extra }))).attribution as AttributionValue;
+      const a = (await fitAttributionNode.execute(ctx, { model, components: undefined }, fitParams.parse({ ...fitSmall, concept: 'red', preserve: 1, ...extra }))).attribution as AttributionValue;
       return { a, plan: a.provenance.plan as FitPlan, logs: ctx.logs };
     };
     const auto = await fitRed({});
@@ -423,13 +439,16 @@ describe('attribution nodes', () => {
     expect(auto.a.value).not.toBe((await fitRed({ anchor: 'empty' })).a.value);
     // Prompts that do not all name the concept, and free-text concepts, cannot leave it open: "" (no error).
     expect((await fitRed({ prompts: ['a red circle on a black background', 'a blue circle on a black background'] })).plan.anchor).toBe('empty');
-    expect((await fitRed({ concept: 'shape', prompts: ['a red shape on a black background'] })).plan.anchor).toBe('empty');
-    // preserve unset: λ = 1 for a shape, colour or background, 0 for a style or free text; balance relative.
-    expect(planOf(fitParams.parse({})).preserve).toBe(1);
-    expect(planOf(fitParams.parse({ concept: 'a teapot', prompts: ['a teapot'] })).preserve).toBe(0);
-    expect(planOf(fitParams.parse({ concept: 'red' })).preserve).toBe(1);
-    expect(planOf(fitParams.parse({ concept: 'outline' })).preserve).toBe(0); // style's one other value is its complement
-    expect(planOf(fitParams.parse({})).balance).toBe('relative');
+    expect((await fitRed({ concept: 'shape', prompts: ['a red shape on a black background'], preserve: 0 })).plan.anchor).toBe('empty');
+    // Unset preserve and template: per attribute (shapes and backgrounds λ 1 on one template, colours and styles λ 0
+    // on every caption template; free text λ 0); an explicit value wins.
+    const plan = (p: Record<string, unknown>) => planOf(fitParams.parse(p));
+    expect([plan({}), plan({ concept: 'striped' })].map((x) => [x.preserve, x.template])).toEqual([[1, DEFAULT_TEMPLATE], [1, DEFAULT_TEMPLATE]]);
+    expect([plan({ concept: 'red' }), plan({ concept: 'outline' })].map((x) => [x.preserve, x.template])).toEqual([[0, CAPTIONS_TEMPLATE], [0, CAPTIONS_TEMPLATE]]);
+    expect(plan({ concept: 'a teapot', prompts: ['a teapot'] }).preserve).toBe(0);
+    expect(plan({ concept: 'red', preserve: 2, template: DEFAULT_TEMPLATE })).toMatchObject({ preserve: 2, template: DEFAULT_TEMPLATE });
+    expect(plan({}).balance).toBe('relative');
+    expect(['circle', 'striped', 'red', 'outline'].map((c) => attributeDefaults(c).stopAt)).toEqual([0.1, 0.1, 0.05, 0.05]);
     const parts = auto.a.provenance.parts as { concept: number; keep: number };
     expect(auto.a.value).toBeCloseTo(Math.log(parts.concept) - Math.log(parts.keep), 4);
     expect(auto.logs.some((l) => l.includes(`J_concept ${parts.concept.toPrecision(6)}, J_keep ${parts.keep.toPrecision(6)}`))).toBe(true);

@@ -18,6 +18,9 @@ import { z } from 'zod';
 import { createHarness, type Harness } from '../../server/harness.ts';
 import { REPO_ROOT } from '../../server/engine/registry.ts';
 import { readWorkflowFile } from '../../server/engine/workflow-file.ts';
+import { attributeDefaults } from '../../nodes/attribution/plan.ts';
+import type { AttributionValue } from '../../nodes/attribution/attribution.ts';
+import { attributeOf } from '../../nodes/world/concepts.ts';
 
 const ExpectSpec = z.object({
   match: z.record(z.string(), z.unknown()).optional(),
@@ -70,6 +73,25 @@ describe('workflows/*.json', () => {
           if (want.max !== undefined) expect(value, `${key} ≤ max`).toBeLessThanOrEqual(want.max);
         }
       }
+    }, 600_000);
+  }
+
+  // The one-workflow contract: erase-concept erases a value of every attribute with only concept.concept changed, and
+  // each value gets its attribute's settings (template, λ, stop_at) without a special workflow.
+  for (const value of ['square', 'red', 'striped', 'outline']) {
+    it(`erase-concept.json erases ${value} (${attributeOf(value)}) with only concept.concept changed`, async () => {
+      const raw = readWorkflowFile(join(dir, 'erase-concept.json')) as { meta: { test: unknown } };
+      const { set } = WorkflowTestSpec.parse(raw.meta.test);
+      const logs: string[] = [];
+      const run = await harness.run(raw, { set: { ...set, 'concept.concept': value }, listener: { nodeLog: (id, m) => { if (id === 'erase') logs.push(m); } } });
+      expect(run.error).toBeUndefined();
+      const defaults = attributeDefaults(value);
+      expect((run.output('fit', 'attribution') as AttributionValue).provenance.plan).toMatchObject({ concept: value, template: defaults.template, preserve: defaults.preserve });
+      expect(logs.some((l) => l.includes(`judged '${value}'`) && l.includes(`≤ ${100 * defaults.stopAt} %`))).toBe(true);
+      const rows = (run.summary('evaluate', 'table') as { rows: { model: string }[] }).rows;
+      expect(rows).toHaveLength(2);
+      expect(rows[1]!.model).toContain(`CAD erase '${value}'`);
+      expect(run.output('erase', 'fraction')).toBeGreaterThan(0);
     }, 600_000);
   }
 });

@@ -5,7 +5,8 @@ import { defineNode, NodeInputError, NodeParamError, ui } from '../../sdk/index.
 import { initRuntime } from '../../sdk/runtime.ts';
 import { judgeFor } from '../../evaluation/judge.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
-import { cadErase, DEFAULT_KEEP_AT, DEFAULT_RECALL_AT, DEFAULT_RHO, DEFAULT_ROUNDS, DEFAULT_STOP_AT, NothingSelectedError } from '../erase.ts';
+import { cadErase, conceptOf, DEFAULT_KEEP_AT, DEFAULT_RECALL_AT, DEFAULT_RHO, DEFAULT_ROUNDS, NothingSelectedError } from '../erase.ts';
+import { attributeDefaults } from '../plan.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 
 export const eraseParams = z.object({
@@ -14,7 +15,7 @@ export const eraseParams = z.object({
   sign: z.enum(['positive', 'negative', 'both']).default('positive').describe('Which components rank: those raising J (s ≥ 0), lowering it (s ≤ 0), or by |s|.'),
   rounding: ui(z.enum(['floor', 'ceil']).default('floor').describe('Round ρ·n down or up to get k.'), { advanced: true }),
   rounds: z.number().int().min(1).max(20).default(DEFAULT_ROUNDS).describe('Most rounds; each round after the first refits the attribution on the model edited so far.'),
-  stop_at: z.number().min(0).max(1).default(DEFAULT_STOP_AT).describe('Stop erasing once at most this share of fresh samples shows the concept (0 = run every round).'),
+  stop_at: z.number().min(0).max(1).optional().describe('Stop once at most this share of fresh samples shows the concept (0 = every round); unset = per attribute.'),
   recall_at: ui(z.number().min(0).max(1).default(DEFAULT_RECALL_AT).describe('Amplify attributions: stop once at least this share of fresh samples shows the concept (0 = every round).'), { advanced: true }),
   keep_at: z.number().min(0).max(1).default(DEFAULT_KEEP_AT).describe('Undo a round that takes the other values below this share of the unedited model\'s accuracy (0 = off).'),
   stop_samples: ui(z.number().int().min(4).max(512).default(64).describe('Fresh samples judged per stop or recall check.'), { advanced: true }),
@@ -47,9 +48,10 @@ export const eraseNode = defineNode({
     const attr = requireAttribution(inputs.attribution, model);
     if (params.selection === 'per-row' && attr.set.granularity !== 'weight') throw new NodeParamError('selection', `per-row needs a weight-granularity attribution (this one is per ${attr.set.granularity})`);
     if (params.rounds > 1 && !attr.provenance.plan) throw new NodeInputError('attribution', 'rounds > 1 refits the attribution: fit it with FitAttribution (its plan is missing)');
-    const checked = params.rounds > 1 && (attr.objective === 'amplify' ? params.recall_at : params.stop_at) > 0;
+    const stopAt = params.stop_at ?? attributeDefaults(conceptOf(attr)).stopAt;
+    const checked = params.rounds > 1 && (attr.objective === 'amplify' ? params.recall_at : stopAt) > 0;
     const check = checked ? {
-      judge: () => judgeFor(ctx, 'judge', params.judge), stopAt: params.stop_at, recallAt: params.recall_at, stopSamples: params.stop_samples,
+      judge: () => judgeFor(ctx, 'judge', params.judge), stopAt, recallAt: params.recall_at, stopSamples: params.stop_samples,
       keepAt: params.keep_at, keepSamples: params.keep_samples, prompts: params.check_prompts,
     } : undefined;
     const rule = { rho: params.rho, selection: params.selection, sign: params.sign, rounding: params.rounding };

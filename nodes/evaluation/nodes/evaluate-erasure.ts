@@ -3,12 +3,13 @@
 import { z } from 'zod';
 import { sampleImages } from '../../diffusion/api.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
-import { defineNode, NodeInputError, NodeParamError, type TableValue } from '../../sdk/index.ts';
+import { defineNode, NodeInputError, NodeParamError, ui, type TableValue } from '../../sdk/index.ts';
 import { encodePng, gridPng, imageGrid, tensorToBatch, toBytes } from '../../sdk/image.ts';
 import { ERASURE_COLUMNS, evaluateErasure, type EvaluatedModel, type ShownSamples, type ShownTile } from '../erasure-eval.ts';
 import { DEFAULT_PROTOCOL_SEED, erasureProtocol, type ErasureProtocol } from '../protocols/erasure.ts';
 import { clipFor, judgeFor } from './shared.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
+import { chosenConcept } from '../../world/concepts.ts';
 
 /** A row label per model: its name plus its edits; repeated labels get #2, #3. */
 export function modelLabels(models: ModelHandle[]): string[] {
@@ -56,21 +57,24 @@ export const evaluateErasureNode = defineNode({
   displayName: 'Evaluate Erasure',
   description: 'The erasure protocol (target prompts naming the concept, keep prompts naming the other values of its attribute, ' +
     'a fixed caption set) on every connected model with identical seeds: erase_acc, keep_acc, their harmonic mean, CLIP score and FD.',
-  inputs: { models: { type: 'MODEL', multiple: true, description: 'Models to compare (e.g. original and edited)' } },
+  inputs: {
+    models: { type: 'MODEL', multiple: true, description: 'Models to compare (e.g. original and edited)' },
+    concept: { type: 'STRING', optional: true, description: 'The concept (a Concept node\'s output); overrides the concept param' },
+  },
   outputs: { table: { type: 'TABLE', description: 'model, erase_acc, keep_acc, harmonic, clip_score, fd, images' } },
   params: z.object({
-    concept: z.string().default('circle').describe('Target concept: a world value (circle, yellow, striped, outline, …)'),
+    concept: z.string().default('circle').describe('The concept evaluated: a world value (circle, yellow, striped, outline, …).'),
     size: z.enum(['full', 'quick']).default('full').describe('full: 50 prompts per value + 200 captions; quick: 3 per value + 8 captions (tests)'),
-    perValue: z.number().int().min(0).max(1000).default(0).describe('Prompts per value (0 = the size\'s default)'),
-    captions: z.number().int().min(0).max(5000).default(0).describe('Caption-set size for CLIP score / FD (0 = the size\'s default)'),
-    seed: z.number().int().min(0).default(DEFAULT_PROTOCOL_SEED).describe('Protocol seed (prompts and sampling seeds)'),
-    steps: z.number().int().min(1).max(1000).default(25).describe('DDIM steps'),
-    cfg: z.number().min(0).max(30).default(3).describe('Classifier-free guidance scale'),
-    eta: z.number().min(0).max(1).default(0).describe('DDIM eta'),
-    batchSize: z.number().int().min(1).max(256).default(32).describe('Images per sampling call (one progress update each)'),
+    perValue: ui(z.number().int().min(0).max(1000).default(0).describe('Prompts per value (0 = the size\'s default)'), { advanced: true }),
+    captions: ui(z.number().int().min(0).max(5000).default(0).describe('Caption-set size for CLIP score / FD (0 = the size\'s default)'), { advanced: true }),
+    seed: ui(z.number().int().min(0).default(DEFAULT_PROTOCOL_SEED).describe('Protocol seed (prompts and sampling seeds)'), { advanced: true }),
+    steps: ui(z.number().int().min(1).max(1000).default(25).describe('DDIM steps'), { advanced: true }),
+    cfg: ui(z.number().min(0).max(30).default(3).describe('Classifier-free guidance scale'), { advanced: true }),
+    eta: ui(z.number().min(0).max(1).default(0).describe('DDIM eta'), { advanced: true }),
+    batchSize: ui(z.number().int().min(1).max(256).default(32).describe('Images per sampling call (one progress update each)'), { advanced: true }),
     referenceRow: z.boolean().default(true).describe('Add a row scored on world renders of the same prompts (ceiling and FD noise floor)'),
-    judge: z.string().default('shapes-judge').describe('Judge model: bundled name or folder'),
-    clip: z.string().default('shapes-clip').describe('shapes-CLIP model: bundled name or folder'),
+    judge: ui(z.string().default('shapes-judge').describe('Judge model: bundled name or folder'), { advanced: true }),
+    clip: ui(z.string().default('shapes-clip').describe('shapes-CLIP model: bundled name or folder'), { advanced: true }),
   }),
   cacheable: true,
   signature: (params) => [modelFolderSignature(params.judge), modelFolderSignature(params.clip)],
@@ -79,7 +83,7 @@ export const evaluateErasureNode = defineNode({
     if (models.length === 0) throw new NodeInputError('models', 'connect at least one MODEL');
     let protocol: ErasureProtocol;
     try {
-      protocol = erasureProtocol(params.concept.trim().toLowerCase(), {
+      protocol = erasureProtocol(chosenConcept(inputs.concept, params.concept).toLowerCase(), {
         size: params.size, perValue: params.perValue || undefined, captions: params.captions || undefined, seed: params.seed,
       });
     } catch (err) {
