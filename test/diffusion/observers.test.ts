@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { initRuntime, tf } from '../../nodes/sdk/runtime.ts';
-import { encodePrompts, loadModel, observe, predictOutput, sampleImages, type ModuleObserver } from '../../nodes/diffusion/api.ts';
+import { configOf, encodePrompts, loadModel, observe, predictOutput, sampleImages, type ModuleObserver } from '../../nodes/diffusion/api.ts';
 import type { ModelHandle } from '../../nodes/diffusion/handle.ts';
 import { seededNoise } from '../../nodes/diffusion/noise.ts';
 import { writeRandomMicroModel } from './fixtures.ts';
@@ -25,7 +25,7 @@ function forward(): Tensor4D {
 
 describe('observe', () => {
   it('gives each cross-attention its probabilities [N, heads, H, W, L], summing to 1 over tokens', () => {
-    const cfg = handle.modelConfig;
+    const cfg = configOf(handle);
     const seen: { name: string; shape: number[]; sums: number[] }[] = [];
     const out = observe([{
       module: CROSS, kind: 'attention',
@@ -55,11 +55,11 @@ describe('observe', () => {
       { module: /^mid_block\.attentions\.0\.transformer_blocks\.0\.(attn1|ff)$/g, kind: 'output', onTensor: record },
       { module: 'mid_block.attentions.0.transformer_blocks.0.attn1', kind: 'attention', onTensor: (n, t) => got.set(`${n}:probs`, t.shape) },
     ], forward).dispose();
-    const top = handle.modelConfig.block_out_channels.at(-1)!;
+    const top = configOf(handle).block_out_channels.at(-1)!;
     expect(got.get('mid_block.resnets.0')).toEqual([2, 4, 4, top]);
     expect(got.get('mid_block.attentions.0.transformer_blocks.0.attn1')).toEqual([2, 16, top]);
     expect(got.get('mid_block.attentions.0.transformer_blocks.0.ff')).toEqual([2, 16, top]);
-    expect(got.get('mid_block.attentions.0.transformer_blocks.0.attn1:probs')).toEqual([2, handle.modelConfig.num_attention_heads, 4, 4, 16]);
+    expect(got.get('mid_block.attentions.0.transformer_blocks.0.attn1:probs')).toEqual([2, configOf(handle).num_attention_heads, 4, 4, 16]);
   });
 
   it('leaves the output bit-identical, leaks no tensor, and is inactive outside its scope', async () => {
