@@ -117,7 +117,7 @@ function whyNotOpen(concept: string, prompts: readonly string[]): string | undef
 /**
  * FitAttribution's anchor `auto`: the concept left open wherever the prompts can leave it open (a world concept,
  * named by every explicit prompt), else "" (the paper's). On shapes-tiny the open anchor erased every shape as far
- * or further, and red and outline, which "" did not erase at all (nodes/attribution/MEASUREMENTS.md).
+ * or further, and red and outline, which "" did not erase at all (docs/method.md).
  */
 export function resolvedAnchor(anchor: 'auto' | PlanAnchor, concept: string, prompts: readonly string[]): PlanAnchor {
   if (anchor !== 'auto') return anchor;

@@ -104,6 +104,9 @@ describe('chart options', () => {
     expect(validationSeries(points, 'control')[1]!.data).toEqual([[-0.0087, 0.28], [0.2, 0.1]]);
     const s = series(validationOption(points));
     expect(s.map((x) => [x.name, x.xAxisIndex])).toEqual([['α 0.1', 0], ['α 0.05', 0], ['α 0.1', 1], ['α 0.05', 1]]);
+    const st = validationOption(points, true);
+    expect((st.grid as { top: unknown }[]).map((g) => g.top)).toEqual([24, '52%']);
+    expect(series(st).length).toBe(4);
     expect(pearsonRows({ columns: [], rows: [{ alpha: 0.1, masks: 5, components: 10, pearson: 0.9, control_pearson: 0.01 }] }))
       .toEqual([{ alpha: 0.1, masks: 5, components: 10, pearson: 0.9, control: 0.01 }]);
   });

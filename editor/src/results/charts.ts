@@ -248,8 +248,8 @@ export function validationSeries(points: TableSummary, x: 'predicted' | 'control
   return [...by].sort((a, b) => b[0] - a[0]).map(([alpha, data]) => ({ alpha, data }));
 }
 
-/** Predicted (left) and shuffled-control (right) ΔJ against the actual ΔJ, one colour per α (shared legend). */
-export function validationOption(points: TableSummary): ChartOption {
+/** Predicted (left, or top when stacked) and shuffled-control ΔJ against the actual ΔJ, one colour per α (shared legend). */
+export function validationOption(points: TableSummary, stacked = false): ChartOption {
   const panels = [{ x: 'predicted' as const, title: 'attribution' }, { x: 'control' as const, title: 'shuffled control' }];
   return {
     ...base(),
@@ -257,9 +257,14 @@ export function validationOption(points: TableSummary): ChartOption {
       const v = q as { seriesName: string; value: [number, number] };
       return `${v.seriesName}<br>predicted ${fmt(v.value[0])}<br>actual ${fmt(v.value[1])}`;
     } },
-    title: panels.map((p, i) => ({ text: p.title, left: i === 0 ? '25%' : '75%', top: 0, textAlign: 'center', textStyle: { color: COLOURS.text, fontSize: 12, fontWeight: 'normal' } })),
+    title: panels.map((p, i) => ({
+      text: p.title, left: stacked ? 'center' : i === 0 ? '25%' : '75%', top: stacked ? `${i * 48}%` : 0, textAlign: 'center',
+      textStyle: { color: COLOURS.text, fontSize: 12, fontWeight: 'normal' },
+    })),
     legend: { bottom: 0, textStyle: { color: COLOURS.text } },
-    grid: [{ left: 30, right: '53%', top: 28, bottom: 44, ...LABELS_INSIDE }, { left: '53%', right: 8, top: 28, bottom: 44, ...LABELS_INSIDE }],
+    grid: stacked
+      ? [{ left: 30, right: 8, top: 24, bottom: '56%', ...LABELS_INSIDE }, { left: 30, right: 8, top: '52%', bottom: 44, ...LABELS_INSIDE }]
+      : [{ left: 30, right: '53%', top: 28, bottom: 44, ...LABELS_INSIDE }, { left: '53%', right: 8, top: 28, bottom: 44, ...LABELS_INSIDE }],
     xAxis: panels.map((p, i) => ({ type: 'value', gridIndex: i, name: `${p.x} ΔJ`, nameLocation: 'middle', nameGap: 24, nameTextStyle: { color: COLOURS.muted }, scale: true, ...axisStyle, axisLabel: numberLabel })),
     yAxis: panels.map((_, i) => ({ type: 'value', gridIndex: i, name: 'actual ΔJ', nameLocation: 'middle', nameGap: 34, nameTextStyle: { color: COLOURS.muted }, scale: true, ...axisStyle, axisLabel: numberLabel })),
     series: panels.flatMap((p, i) => validationSeries(points, p.x).map((s, j) => ({
