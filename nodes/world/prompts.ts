@@ -15,7 +15,7 @@ const valueList = (attr: string) =>
 export const promptsParams = z.object({
   prompts: z.array(z.string()).default([]).describe('Explicit prompts, used as given (before any template prompts)'),
   template: z.string().default('')
-    .describe('Template with slots {shape} {colour} {background} {style} {concept}; {a} becomes a/an, e.g. "{a} {colour} {shape} on {a} {background} background"'),
+    .describe('Prompt template with slots {shape} {colour} {background} {style} {concept}; {a} becomes "a" or "an".'),
   concept: z.string().default('')
     .describe('Concept held fixed in every template prompt: a world value (e.g. circle, yellow, outline) or free text for {concept}'),
   shapes: valueList('shape'),

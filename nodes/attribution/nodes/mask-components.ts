@@ -1,21 +1,21 @@
 // MaskComponents: ablate a chosen set of components — random (α, seed), an explicit list, or the top-k of an
 // attribution — as a removable overlay on the MODEL handle (zero, mean or scale by k).
 import { z } from 'zod';
-import { defineNode, NodeInputError, NodeParamError } from '../../sdk/index.ts';
+import { defineNode, NodeInputError, NodeParamError, ui } from '../../sdk/index.ts';
 import type { ComponentSet } from '../components.ts';
 import { describeComponentSet } from '../components.ts';
 import { explicitMask, maskOverlay, randomMask, topKMask, type Ablation, type MaskValue } from '../masks.ts';
 import { componentParams, componentSetFor, requireAttribution, requireModel } from './shared.ts';
 
 export const maskParams = z.object({
-  mode: z.enum(['random', 'list', 'top-k']).default('random').describe('random: α of the components; list: explicit components; top-k: of the attribution input'),
-  alpha: z.number().min(0).max(1).default(0.05).describe('random: fraction of components ablated'),
-  seed: z.number().int().min(0).default(0).describe('random: seed'),
-  list: z.array(z.string()).default([]).describe('list: components as "<param name>:<component index>"'),
-  k: z.number().int().min(0).default(100).describe('top-k: number of components'),
-  sign: z.enum(['positive', 'negative', 'both']).default('positive').describe('top-k: highest s, lowest s, or largest |s|'),
-  ablation: z.enum(['zero', 'mean', 'scale']).default('zero').describe('Replace ablated weights by 0, by the matrix mean, or scale them by `scale`'),
-  scale: z.number().default(0).describe('scale ablation: factor k'),
+  mode: z.enum(['random', 'list', 'top-k']).default('random').describe('Which components to ablate: a random fraction, a list, or the attribution\'s top k.'),
+  alpha: ui(z.number().min(0).max(1).default(0.05).describe('Fraction of the components ablated at random.'), { show: { mode: ['random'] } }),
+  seed: ui(z.number().int().min(0).default(0).describe('Seed of the random draw.'), { widget: 'seed', show: { mode: ['random'] } }),
+  list: ui(z.array(z.string()).default([]).describe('Components to ablate, each as "<param name>:<component index>".'), { show: { mode: ['list'] } }),
+  k: ui(z.number().int().min(0).default(100).describe('Number of top components to ablate.'), { show: { mode: ['top-k'] } }),
+  sign: ui(z.enum(['positive', 'negative', 'both']).default('positive').describe('Rank by highest s, lowest s, or largest |s|.'), { show: { mode: ['top-k'] } }),
+  ablation: z.enum(['zero', 'mean', 'scale']).default('zero').describe('Replace ablated weights by 0 or by their matrix\'s mean, or multiply them by scale.'),
+  scale: ui(z.number().default(0).describe('Factor the ablated weights are multiplied by.'), { show: { ablation: ['scale'] } }),
   ...componentParams,
 });
 

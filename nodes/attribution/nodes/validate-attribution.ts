@@ -1,7 +1,7 @@
 // ValidateAttribution: does ΔJ ≈ −Σ s hold? Random masks per α over the component set, actual ΔJ on the
 // attribution's own fixed objective inputs vs the prediction; Pearson r per α beside shuffled-score control.
 import { z } from 'zod';
-import { defineNode, NodeInputError } from '../../sdk/index.ts';
+import { defineNode, NodeInputError, ui } from '../../sdk/index.ts';
 import { initRuntime } from '../../sdk/runtime.ts';
 import type { TableValue } from '../../sdk/values.ts';
 import { firstPasses, fitAttribution } from '../attribution.ts';
@@ -10,11 +10,11 @@ import { validateAttribution } from '../validation.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 
 export const validateParams = z.object({
-  alphas: z.array(z.number().gt(0).max(1)).min(1).default([0.1, 0.05, 0.025]).describe('Fractions of the component set zeroed per random mask'),
-  masks: z.number().int().min(3).max(2000).default(100).describe('Random masks per α'),
-  seed: z.number().int().min(0).default(0).describe('Seed of the masks and of the control shuffle'),
-  passes: z.number().int().min(0).default(0)
-    .describe('Validate on the first N batches of the objective only (s recomputed on them: one gradient pass each); 0 = all, i.e. the attribution itself'),
+  alphas: z.array(z.number().gt(0).max(1)).min(1).default([0.1, 0.05, 0.025]).describe('Fractions of the component set each random mask zeroes.'),
+  masks: z.number().int().min(3).max(2000).default(100).describe('Random masks per α.'),
+  seed: ui(z.number().int().min(0).default(0).describe('Seed of the masks and of the control shuffle.'), { widget: 'seed' }),
+  passes: ui(z.number().int().min(0).default(0)
+    .describe('Validate on the objective\'s first N batches only, rescoring s on them (0 = all batches).'), { advanced: true }),
 });
 
 export const validateAttributionNode = defineNode({
