@@ -42,11 +42,12 @@ export default async function editorBench(): Promise<BenchFigure[]> {
   const browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1600, height: 900 } });
   try {
     const page = await browser.newPage();
+    const expected = Object.keys(JSON.parse(readFileSync(join(REPO_ROOT, 'workflows/erase-concept.json'), 'utf8')).nodes).length;
     const load = async (): Promise<number> => {
       await page.goto(`${server.url}/?workflow=erase-concept`);
       await page.waitForFunction(() => (window as unknown as ReadyWindow).__cadflowReady !== undefined, null, { timeout: 30_000 });
       const nodes = await page.locator('[data-node-id]').count();
-      if (nodes !== 4) throw new Error(`erase-concept should show 4 nodes, the canvas shows ${nodes}`);
+      if (nodes !== expected) throw new Error(`erase-concept should show ${expected} nodes, the canvas shows ${nodes}`);
       return page.evaluate(() => (window as unknown as ReadyWindow).__cadflowReady!);
     };
     const cold = await load();

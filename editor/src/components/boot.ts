@@ -34,6 +34,10 @@ export function useBoot() {
     const workflows = useWorkflowsStore();
     const history = useHistoryStore();
     state.value = 'loading';
+    // the first graph, the workflow list and the history load beside the registry (the first screen waits on two)
+    const first = openFirst();
+    void history.refresh().catch((err) => execution.log(String(err), null, 'error'));
+    void workflows.refresh().catch((err) => execution.log(String(err), null, 'error'));
     try {
       await registry.load();
     } catch (err) {
@@ -60,8 +64,7 @@ export function useBoot() {
       },
       invalid: (event, msg) => execution.log(`ignored a malformed ${event} event: ${msg}`, null, 'error'),
     });
-    await Promise.all([workflows.refresh(), history.refresh()]).catch((err) => execution.log(String(err), null, 'error'));
-    await openFirst();
+    await first;
     state.value = 'ready';
   }
 
@@ -78,6 +81,7 @@ export function useBoot() {
       await workflows.open(FIRST_WORKFLOW);
       hint.value = `${FIRST_WORKFLOW} is open: press Run (Ctrl+Enter) to erase a concept, or drag nodes from the left to build your own graph.`;
     } catch (err) {
+      if (err instanceof ApiError && err.unauthorized) return; // the token prompt says it
       execution.log(`could not open ${wanted ?? FIRST_WORKFLOW}: ${err instanceof Error ? err.message : String(err)}`, null, 'error');
       message.value = `could not open ${wanted ?? FIRST_WORKFLOW}: ${err instanceof Error ? err.message : String(err)}`;
     }

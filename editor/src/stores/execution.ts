@@ -62,6 +62,8 @@ export const useExecutionStore = defineStore('execution', () => {
   /** Runs this tab submitted, with the nodes each will execute (marked queued until they start). */
   const own = new Map<string, string[]>();
   const startedAt = new Map<string, number>();
+  /** Between a run's POST and its answer while nothing else runs: its nodes are already shown queued. */
+  let submitting = false;
 
   function live(nodeId: string): NodeLive {
     if (!Object.hasOwn(nodes.value, nodeId)) nodes.value[nodeId] = fresh();
@@ -88,14 +90,10 @@ export const useExecutionStore = defineStore('execution', () => {
     if (consoleLines.value.length > CONSOLE_LIMIT) consoleLines.value.splice(0, consoleLines.value.length - CONSOLE_LIMIT);
   }
 
-  /** The latest preview per label (a Sample sends one per image); the one it replaces has its URL revoked. */
+  /** A node shows its latest preview (a Sample's x0 grid at the latest step); the one it replaces has its URL revoked. */
   function addPreview(n: NodeLive, step: number, mime: string, bytes: Uint8Array, label?: string): void {
-    const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: mime }));
-    const i = n.previews.findIndex((p) => p.label === label);
-    if (i >= 0) {
-      URL.revokeObjectURL(n.previews[i].url);
-      n.previews.splice(i, 1, { step, url, label });
-    } else n.previews.push({ step, url, label });
+    revokePreviews(n);
+    n.previews = [{ step, url: URL.createObjectURL(new Blob([bytes as BlobPart], { type: mime })), label }];
   }
 
   function settle(state: NodeState): void {
@@ -111,8 +109,10 @@ export const useExecutionStore = defineStore('execution', () => {
       case 'run:start':
         queue.value = queue.value.filter((id) => id !== p.runId);
         running.value = p.runId;
-        // the canvas shows the run that starts (this tab's runs with their nodes marked queued)
-        if (runId.value !== p.runId) reset(p.runId, own.get(p.runId));
+        // the canvas shows the run that starts (this tab's runs with their nodes marked queued); a run this tab
+        // is submitting starts before its POST answers, so it takes over the marks already shown for it
+        if (runId.value === null && submitting) runId.value = p.runId;
+        else if (runId.value !== p.runId) reset(p.runId, own.get(p.runId));
         runStatus.value = 'running';
         log('run started', null, 'info', p.runId);
         return;
@@ -212,21 +212,22 @@ export const useExecutionStore = defineStore('execution', () => {
     graph.randomizeSeeds();
     const wf = graph.toWorkflow();
     if (graph.name && !wf.name) wf.name = graph.name;
+    const toRun = nodesToRun(wf, targets);
+    submitting = running.value === null;
+    if (submitting) {
+      reset(null, toRun);
+      runStatus.value = 'queued';
+    }
     try {
       const res = await api('/api/runs', SubmitResponseSchema, { method: 'POST', json: { workflow: wf, ...(targets?.length ? { targets } : {}) } });
       graph.setServerErrors([]);
-      own.set(res.runId, nodesToRun(wf, targets));
-      // the socket may already have announced the run (run:start is sent before the POST answers)
-      if (runId.value !== res.runId) {
-        if (running.value === null) {
-          reset(res.runId, own.get(res.runId));
-          runStatus.value = 'queued';
-        }
-        if (running.value !== res.runId && !queue.value.includes(res.runId)) queue.value.push(res.runId);
-      }
+      own.set(res.runId, toRun);
+      if (runId.value === null && submitting) runId.value = res.runId; // not started yet (the socket says when)
+      else if (runId.value !== res.runId && running.value !== res.runId && !queue.value.includes(res.runId)) queue.value.push(res.runId);
       log(`queued run ${res.runId.slice(0, 8)} (${wf.name ?? 'untitled'})`, null, 'info', res.runId);
       return res.runId;
     } catch (err) {
+      if (submitting && runId.value === null) reset(null);
       const errors = err instanceof ApiError && err.status === 400 ? ValidationErrorsSchema.safeParse(err.body) : null;
       if (errors?.success) {
         graph.setServerErrors(errors.data.errors);
@@ -235,6 +236,8 @@ export const useExecutionStore = defineStore('execution', () => {
       }
       log(err instanceof Error ? err.message : String(err), null, 'error', null);
       throw err;
+    } finally {
+      submitting = false;
     }
   }
 
