@@ -1,4 +1,4 @@
-// Concept: the one place a workflow names its concept. FitAttribution, EvaluateErasure and Prompts read it through
+// Concept: the one place a workflow names its concept. FitAttribution and EvaluateErasure read it through
 // their optional `concept` input, which wins over their own `concept` param.
 import { z } from 'zod';
 import { defineNode, NodeParamError } from '../sdk/index.ts';

@@ -1,7 +1,7 @@
 // The Prompts node: an explicit list of prompts and/or a template filled from the world's concepts, with
 // per-prompt seeds and exact labels for every prompt that names world concepts.
 import { z } from 'zod';
-import { defineNode, NodeParamError, type PromptsValue } from '../sdk/index.ts';
+import { defineNode, NodeParamError, ui, type PromptsValue } from '../sdk/index.ts';
 import { ATTRIBUTES, DEFAULT_CONCEPTS, type Attribute, type SceneLabels, type WorldConcepts } from './concepts.ts';
 import { fillTemplate, parsePrompt, styleWord } from './captions.ts';
 import { makeRng } from './rng.ts';
@@ -10,10 +10,10 @@ const MAX_PROMPTS = 10_000;
 const WORD = /^[a-z][a-z0-9-]*$/;
 
 const valueList = (attr: string) =>
-  z.array(z.string()).default([]).describe(`${attr} values to use in the template (empty = all of the world's)`);
+  ui(z.array(z.string()).default([]).describe(`${attr} values to use in the template (empty = all of the world's)`), { advanced: true });
 
 export const promptsParams = z.object({
-  prompts: z.array(z.string()).default([]).describe('Explicit prompts, used as given (before any template prompts)'),
+  prompts: ui(z.array(z.string()).default([]).describe('Explicit prompts, used as given (before any template prompts)'), { widget: 'prompts' }),
   template: z.string().default('')
     .describe('Prompt template with slots {shape} {colour} {background} {style} {concept}; {a} becomes "a" or "an".'),
   concept: z.string().default('')
@@ -26,8 +26,8 @@ export const promptsParams = z.object({
     .describe('all: every combination of the template slots in order; random: draw combinations with the seed'),
   count: z.number().int().min(0).max(MAX_PROMPTS).default(0)
     .describe('Number of template prompts (0 = every combination once); "all" cycles when larger'),
-  seed: z.number().int().min(0).default(0).describe('Base seed: prompt i gets seed + i'),
-  seeds: z.array(z.number().int().min(0)).default([]).describe('Explicit per-prompt seeds (overrides seed; one per prompt)'),
+  seed: ui(z.number().int().min(0).default(0).describe('Base seed: prompt i gets seed + i'), { widget: 'seed' }),
+  seeds: ui(z.array(z.number().int().min(0)).default([]).describe('Explicit per-prompt seeds (overrides seed; one per prompt)'), { advanced: true }),
 });
 export type PromptsParams = z.infer<typeof promptsParams>;
 
