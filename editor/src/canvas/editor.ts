@@ -186,6 +186,7 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
 
   area.addPipe((context) => {
     if (context.type === 'nodedragged' && !syncing) commitPositions();
+    if (context.type === 'render' && context.data.type === 'contextmenu') requestAnimationFrame(() => keepInView(context.data.element));
     return context;
   });
   connection.addPipe((context) => {
@@ -193,6 +194,15 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
     if (context.type === 'connectiondrop' && !syncing) setTimeout(commitLinks, 0);
     return context;
   });
+
+  /** The menu opens at the pointer; near the window's bottom or right edge it is moved back into view. */
+  function keepInView(el: HTMLElement): void {
+    const box = (el.firstElementChild ?? el).getBoundingClientRect();
+    const top = parseFloat(el.style.top) || 0;
+    const left = parseFloat(el.style.left) || 0;
+    if (box.bottom > window.innerHeight) el.style.top = `${Math.max(0, top - (box.bottom - window.innerHeight) - 8)}px`;
+    if (box.right > window.innerWidth) el.style.left = `${Math.max(0, left - (box.right - window.innerWidth) - 8)}px`;
+  }
 
   // ---- store → canvas ----
   let fitted = -1;
