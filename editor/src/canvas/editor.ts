@@ -12,7 +12,7 @@ import { MinimapPlugin, type MinimapExtra } from 'rete-minimap-plugin';
 import { ContextMenuPlugin, type ContextMenuExtra } from 'rete-context-menu-plugin';
 import { linksOf, useGraphStore, type Position } from '../stores/graph.ts';
 import { useRegistryStore } from '../stores/registry.ts';
-import { FlowConnection, FlowNode, linkKey, type Schemes } from './types.ts';
+import { draggedColour, FlowConnection, FlowNode, linkKey, type Schemes } from './types.ts';
 import NodeView from './NodeView.vue';
 import SocketView from './SocketView.vue';
 import ConnectionView from './ConnectionView.vue';
@@ -190,6 +190,11 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
     return context;
   });
   connection.addPipe((context) => {
+    if (context.type === 'connectionpick') {
+      const { nodeId, side, key } = context.data.socket;
+      const node = editor.getNode(nodeId);
+      draggedColour.value = (side === 'input' ? node?.inputs[key]?.socket : node?.outputs[key]?.socket)?.colour ?? null;
+    }
     // after the flow has added/removed its connections (their signals are async), take them into the store
     if (context.type === 'connectiondrop' && !syncing) setTimeout(commitLinks, 0);
     return context;

@@ -1,4 +1,5 @@
 // The Rete scheme of the canvas: nodes and connections that mirror the graph store's workflow.
+import { ref } from 'vue';
 import { ClassicPreset, type GetSchemes } from 'rete';
 import { SOCKET_COLOURS, type SocketType } from '@nodes/sdk/sockets.ts';
 import type { NodeTypeInfoWire } from '@server/wire.ts';
@@ -45,7 +46,12 @@ export class FlowNode extends ClassicPreset.Node<
 
 export class FlowConnection extends ClassicPreset.Connection<FlowNode, FlowNode> {
   colour?: string;
+  /** The line that follows the pointer while a link is dragged. */
+  isPseudo?: boolean;
 }
+
+/** The colour of the socket a link is being dragged from (the pseudo-connection is drawn in it). */
+export const draggedColour = ref<string | null>(null);
 
 export type Schemes = GetSchemes<FlowNode, FlowConnection>;
 
