@@ -161,6 +161,11 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
     graph.moveNodes(positions);
   }
 
+  /** Can the canvas draw this link? (Links to unknown types or ports are kept in the store, not drawn.) */
+  function drawable(from: string, output: string, to: string, input: string): boolean {
+    return Boolean(editor.getNode(from)?.outputs[output] && editor.getNode(to)?.inputs[input]);
+  }
+
   /** The links drawn on the canvas become the store's (the user dragged, replaced or detached one). */
   function commitLinks(): void {
     const drawn = new Map(editor.getConnections().map((c) => [linkKey(c.source, c.sourceOutput, c.target, c.targetInput), c]));
@@ -171,7 +176,7 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
           for (const [from, output] of linksOf(value)) {
             const key = linkKey(from, output, to, input);
             stored.add(key);
-            if (!drawn.has(key)) graph.disconnect(to, input, [from, output]);
+            if (!drawn.has(key) && drawable(from, output, to, input)) graph.disconnect(to, input, [from, output]);
           }
         }
       }
@@ -233,10 +238,9 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
       for (const [to, wn] of Object.entries(wf.nodes)) {
         for (const [input, value] of Object.entries(wn.inputs)) {
           for (const [from, output] of linksOf(value)) {
-            const src = editor.getNode(from);
-            const dst = editor.getNode(to);
-            if (!src || !dst || !src.outputs[output] || !dst.inputs[input]) continue; // the server reports dangling links
-            const c = new FlowConnection(src, output, dst, input);
+            if (!drawable(from, output, to, input)) continue; // the server reports dangling links
+            const src = editor.getNode(from)!;
+            const c = new FlowConnection(src, output, editor.getNode(to)!, input);
             c.id = linkKey(from, output, to, input);
             c.colour = src.outputs[output]!.socket.colour;
             wanted.set(c.id, c);
