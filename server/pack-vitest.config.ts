@@ -1,17 +1,18 @@
-// The vitest config `cadflow test DIR` runs a pack's tests with: `cadflow/sdk`, `cadflow/sdk/testing` and `cadflow/model` are this
-// cadflow's (as the pack loader resolves them at run time), whatever folder the pack lives in.
+// The vitest config `cadflow test DIR` runs a pack's tests with: every `cadflow/<sub>` package export (package.json
+// "exports": cadflow/sdk, cadflow/sdk/testing, …) is this cadflow's file, as the pack loader resolves it at run time.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const root = new URL('..', import.meta.url);
+const exportsMap: Record<string, string> = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).exports;
+// exact matches, so cadflow/sdk does not swallow cadflow/sdk/testing
+const alias = Object.entries(exportsMap)
+  .filter(([key]) => key.startsWith('./') && key !== './package.json')
+  .map(([key, file]) => ({ find: new RegExp(`^cadflow/${key.slice(2).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`), replacement: fileURLToPath(new URL(file, root)) }));
 
 export default defineConfig({
-  resolve: {
-    alias: {
-      'cadflow/sdk/testing': here('./harness.ts'), 'cadflow/sdk': here('../nodes/sdk/index.ts'),
-      'cadflow/model': here('../nodes/diffusion/api.ts'),
-    },
-  },
+  resolve: { alias },
   test: {
     include: ['**/*.test.ts'],
     exclude: ['**/node_modules/**'],
