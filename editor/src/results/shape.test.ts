@@ -14,6 +14,7 @@ describe('pickView', () => {
     expect(pickView('EvaluateErasure', 'table', table)).toBe('erasure');
     expect(pickView('Erase', 'report', { columns: ['layer', 'weights_zeroed'], rows: [] })).toBe('erase-report');
     expect(pickView('EraseBaseline', 'report', { columns: ['layer', 'weights_zeroed'], rows: [] })).toBe('erase-report');
+    expect(pickView('FineTuneESD', 'report', { columns: ['layer', 'weights_tuned', 'mean_abs_change', 'weights_zeroed'], rows: [] })).toBe('table');
     expect(pickView('ValidateAttribution', 'table', table)).toBe('validation');
     expect(pickView('Table', 'table', table)).toBe('table');
     expect(pickView('ClipScore', 'scores', { name: 'clip_score', mean: 1, values: [1, 2] })).toBe('scores');

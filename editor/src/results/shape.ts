@@ -46,7 +46,8 @@ export function isModel(v: unknown): v is { name: string; key?: string; overlays
 /** The view for one output: node-specific ones first (by node type and output name), then by the summary's shape. */
 export function pickView(nodeType: string, output: string, summary: unknown): ViewKind {
   if (nodeType === 'EvaluateErasure' && isTable(summary)) return 'erasure';
-  if (output === 'report' && isTable(summary) && summary.columns.includes('weights_zeroed')) return 'erase-report';
+  // Zeroing reports (Erase, EraseBaseline); a fine-tune's report (weights_tuned, mean_abs_change) is a plain table.
+  if (output === 'report' && isTable(summary) && summary.columns.includes('weights_zeroed') && !summary.columns.includes('weights_tuned')) return 'erase-report';
   if (nodeType === 'ValidateAttribution' && output === 'table' && isTable(summary)) return 'validation';
   if (nodeType === 'ValidateAttribution' && output === 'points') return 'table';
   if (isAttribution(summary)) return 'attribution';
