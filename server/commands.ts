@@ -127,7 +127,9 @@ async function cmdNodes(a: Args): Promise<number> {
     return 0;
   }
   const ports = (p: Record<string, { type: string | readonly string[] }>) => Object.entries(p).map(([k, v]) => `${k}:${[v.type].flat().join('|')}`).join(' ');
-  for (const n of nodes) console.log(`${`${n.type}@${n.typeVersion}`.padEnd(24)} ${n.pack.padEnd(12)} ${ports(n.inputs) || '–'} → ${ports(n.outputs)}`);
+  // namespaced pack ids (attention/ConceptHeatmap) are longer than the built-in ones
+  const width = Math.max(24, ...nodes.map((n) => `${n.type}@${n.typeVersion}`.length));
+  for (const n of nodes) console.log(`${`${n.type}@${n.typeVersion}`.padEnd(width)} ${n.pack.padEnd(12)} ${ports(n.inputs) || '–'} → ${ports(n.outputs)}`);
   console.log(`${nodes.length} node types from ${registry.packs.length} pack(s)`);
   for (const p of registry.packs.filter((p) => p.origin === 'npm')) console.log(`pack ${p.name} ${p.version ?? ''} (${p.package}) from ${p.path}`);
   for (const e of registry.packErrors) console.error(`broken pack ${e.pack} (${e.path}): ${e.message}`);
