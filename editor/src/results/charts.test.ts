@@ -50,6 +50,9 @@ describe('chart options', () => {
     expect(categories({ columns: ['v'], rows: [{ v: 1 }, { v: 2 }] })).toEqual(['1', '2']);
     const o = tableBarsOption(report, ['k']);
     expect(series(o)[0]!.data).toEqual([0, 1, null]);
+    expect((o.xAxis as { axisLabel: { show: boolean } }).axisLabel.show).toBe(true);
+    const long = { columns: ['layer', 'v'], rows: Array.from({ length: 31 }, (_, i) => ({ layer: `l${i}`, v: i })) };
+    expect((tableBarsOption(long, ['v']).xAxis as { axisLabel: { show: boolean } }).axisLabel.show).toBe(false);
   });
 
   it('SCORES: a bar per item labelled by its label, the mean as a line', () => {

@@ -53,11 +53,13 @@ const num = (v: Cell | undefined): number | null => (typeof v === 'number' && Nu
 export function tableBarsOption(t: TableSummary, columns: string[]): ChartOption {
   const cats = categories(t);
   const many = cats.length > 12;
+  // Past ~30 rows the names cannot be read under the bars: they live in the tooltip.
+  const crowded = cats.length > 30;
   return {
     ...base(),
     legend: columns.length > 1 ? { top: 0, textStyle: { color: COLOURS.text } } : undefined,
     grid: { left: 8, right: 12, top: columns.length > 1 ? 26 : 10, bottom: 8, ...LABELS_INSIDE },
-    xAxis: { type: 'category', data: cats, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, rotate: many || cats.some((c) => c.length > 10) ? 40 : 0, interval: 0, width: 110, overflow: 'truncate' } },
+    xAxis: { type: 'category', data: cats, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, show: !crowded, rotate: many || cats.some((c) => c.length > 10) ? 40 : 0, interval: 0, width: 110, overflow: 'truncate' } },
     yAxis: { type: 'value', ...axisStyle, axisLabel: numberLabel },
     series: columns.map((c) => ({ type: 'bar', name: c, data: t.rows.map((r) => num(r[c])) })),
   };
