@@ -372,7 +372,8 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
     paste,
     destroy() {
       for (const stop of stopWatches) stop();
-      area.destroy();
+      // clearing first unmounts each node's and link's Vue app
+      void pending.then(() => editor.clear()).finally(() => area.destroy());
     },
   };
 }
