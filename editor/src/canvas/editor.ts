@@ -143,7 +143,10 @@ export async function createCanvas(container: HTMLElement, pinia: Pinia, hooks: 
       const [out, inp] = from.side === 'output' ? [from, to] : [to, from];
       if (out.side !== 'output' || inp.side !== 'input') return false;
       const reason = graph.connectionError(out.nodeId, out.key, inp.nodeId, inp.key);
-      if (reason) hooks.refused(reason);
+      if (reason) {
+        hooks.refused(reason);
+        setTimeout(() => connection.drop(), 0); // let go of the refused link rather than keep it on the pointer
+      }
       return reason === null;
     },
   }));
