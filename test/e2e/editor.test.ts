@@ -22,6 +22,9 @@ let page: Page;
 const profile = mkdtempSync(join(tmpdir(), 'cadflow-chromium-'));
 const pageErrors: string[] = [];
 
+/** expect.poll with room for a loaded machine (the default gives up after 1 s). */
+const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) => expect.poll(fn, { timeout: 15_000, ...opts });
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
@@ -38,7 +41,7 @@ async function setNumber(id: string, key: string, value: number): Promise<void> 
   const input = param(id, key).locator('input.pw-number');
   await input.fill(String(value));
   await input.press('Tab');
-  await expect.poll(() => input.inputValue()).toBe(String(value));
+  await poll(() => input.inputValue()).toBe(String(value));
 }
 
 /** Drags a palette entry onto the canvas at (x, y) from the canvas's top-left corner. */
@@ -84,7 +87,7 @@ const seen = () => page.evaluate(() => (window as unknown as { __seen: Record<st
 
 async function waitIdle(): Promise<void> {
   await t.server.manager.idle();
-  await expect.poll(() => page.locator('[data-node-state="running"], [data-node-state="queued"]').count(), { timeout: 30_000 }).toBe(0);
+  await poll(() => page.locator('[data-node-state="running"], [data-node-state="queued"]').count(), { timeout: 30_000 }).toBe(0);
 }
 
 beforeAll(async () => {
@@ -119,30 +122,30 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
 
   it('builds a graph by hand: palette, links, params; a wrong-type link is refused with its reason', async () => {
     await page.locator('[data-action="new"]').click();
-    await expect.poll(() => page.locator('[data-node-id]').count()).toBe(0);
+    await poll(() => page.locator('[data-node-id]').count()).toBe(0);
     await page.getByTestId('palette-search').fill('model');
     await dropNode('LoadModel', 60, 100);
     await page.getByTestId('palette-search').fill('');
     await dropNode('Prompts', 60, 300);
     await dropNode('Sample', 400, 100);
     await dropNode('ClipScore', 720, 100);
-    await expect.poll(() => page.locator('[data-node-id]').count()).toBe(4);
+    await poll(() => page.locator('[data-node-id]').count()).toBe(4);
     expect(await page.locator('[data-node-id]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.nodeType).sort()))
       .toEqual(['ClipScore', 'LoadModel', 'Prompts', 'Sample']);
 
     // MODEL into an IMAGES input: refused, with the reason on screen and no link made
     await link('load_model_1', 'model', 'clip_score_1', 'images');
-    await expect.poll(() => page.getByTestId('connection-refused').innerText().catch(() => '')).toContain('MODEL cannot feed IMAGES');
+    await poll(() => page.getByTestId('connection-refused').innerText().catch(() => '')).toContain('MODEL cannot feed IMAGES');
     await shot('02-refused-connection');
     // Rete keeps the refused link on the pointer (click-to-connect); a click on the background lets go of it
     const area = (await page.getByTestId('canvas').boundingBox())!;
     await page.mouse.click(area.x + area.width / 2, area.y + area.height - 60);
-    await expect.poll(() => page.getByTestId('connection').count()).toBe(0);
+    await poll(() => page.getByTestId('connection').count()).toBe(0);
 
     await link('load_model_1', 'model', 'sample_1', 'model');
     await link('prompts_1', 'prompts', 'sample_1', 'prompts');
     await link('sample_1', 'images', 'clip_score_1', 'images');
-    await expect.poll(() => page.getByTestId('connection').count()).toBe(3);
+    await poll(() => page.getByTestId('connection').count()).toBe(3);
     await param('load_model_1', 'model').locator('select').selectOption('shapes-micro');
     await setNumber('prompts_1', 'count', 4);
     const template = param('prompts_1', 'template').locator('input');
@@ -151,7 +154,7 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await setNumber('sample_1', 'steps', 12);
     // the autosaved draft holds the graph as built
     const draft = () => page.evaluate(() => JSON.parse(localStorage.getItem('cadflow.draft') ?? 'null')?.workflow);
-    await expect.poll(async () => (await draft())?.nodes.sample_1).toMatchObject({
+    await poll(async () => (await draft())?.nodes.sample_1).toMatchObject({
       params: { steps: 12 }, inputs: { model: ['load_model_1', 'model'], prompts: ['prompts_1', 'prompts'] },
     });
     expect((await draft()).nodes.load_model_1.params.model).toBe('shapes-micro');
@@ -173,9 +176,9 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     expect(await state('clip_score_1')).toBe('done');
     expect(await node('sample_1').getByTestId('node-badge').innerText()).toMatch(/\d+(\.\d)? m?s/);
     // the sampled images as <img> inside the node, and the scores in the results panel of the selected node
-    await expect.poll(() => node('sample_1').locator('img').count()).toBeGreaterThan(0);
+    await poll(() => node('sample_1').locator('img').count()).toBeGreaterThan(0);
     await node('clip_score_1').locator('header').click();
-    await expect.poll(() => page.getByTestId('results-panel').getAttribute('data-results-node')).toBe('clip_score_1');
+    await poll(() => page.getByTestId('results-panel').getAttribute('data-results-node')).toBe('clip_score_1');
     expect(await page.getByTestId('results-panel').innerText()).toContain('done');
     await shot('04-run-done');
   });
@@ -185,7 +188,7 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     expect(file.meta.test.set).toEqual({ 'load.model': 'shapes-micro', 'sample.steps': 4 });
     await page.locator('[data-tab="workflows"]').click();
     await page.locator('[data-workflow="sample-and-score"] [data-action="open-workflow"]').click();
-    await expect.poll(() => page.getByTestId('workflow-name').innerText()).toBe('sample-and-score');
+    await poll(() => page.getByTestId('workflow-name').innerText()).toBe('sample-and-score');
     expect(await page.locator('[data-node-id]').count()).toBe(Object.keys(file.nodes).length);
     await param('load', 'model').locator('select').selectOption('shapes-micro');
     await setNumber('sample', 'steps', 4);
@@ -195,14 +198,14 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await node('table').locator('header').click();
     await page.locator('[data-tab="results"]').click();
     await shot('05-shipped-workflow-run');
-    await expect.poll(() => page.getByTestId('results-panel').locator('tbody tr').count()).toBe(8);
+    await poll(() => page.getByTestId('results-panel').locator('tbody tr').count()).toBe(8);
   });
 
   it('saves (a shipped workflow saves as a copy), reloads, and the graph is intact', async () => {
     await page.locator('[data-action="save"]').click(); // read-only: Save asks for a new name
     await page.getByTestId('name-input').fill('e2e-score');
     await page.locator('[data-action="confirm-name"]').click();
-    await expect.poll(() => page.getByTestId('workflow-name').innerText()).toBe('e2e-score');
+    await poll(() => page.getByTestId('workflow-name').innerText()).toBe('e2e-score');
     expect(await page.getByTestId('dirty').count()).toBe(0);
     const saved = (await t.api('/api/workflows/e2e-score')).body;
     expect(saved).toMatchObject({ shipped: false, rev: 1, workflow: { nodes: { sample: { params: { steps: 4 } } } } });
@@ -227,42 +230,42 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await setNumber('sample', 'steps', 6);
     expect(await page.getByTestId('dirty').count()).toBe(1);
     await page.locator('[data-action="undo"]').click();
-    await expect.poll(() => param('sample', 'steps').locator('input.pw-number').inputValue()).toBe('4');
+    await poll(() => param('sample', 'steps').locator('input.pw-number').inputValue()).toBe('4');
     expect(await page.getByTestId('dirty').count()).toBe(0);
     await page.locator('[data-action="redo"]').click();
-    await expect.poll(() => param('sample', 'steps').locator('input.pw-number').inputValue()).toBe('6');
+    await poll(() => param('sample', 'steps').locator('input.pw-number').inputValue()).toBe('6');
     await node('preview').locator('header').click();
     await page.keyboard.press('Delete');
-    await expect.poll(() => node('preview').count()).toBe(0);
+    await poll(() => node('preview').count()).toBe(0);
     await page.keyboard.press('Control+z');
-    await expect.poll(() => node('preview').count()).toBe(1);
+    await poll(() => node('preview').count()).toBe(1);
     await page.locator('[data-action="undo"]').click();
-    await expect.poll(() => param('sample', 'steps').locator('input.pw-number').inputValue()).toBe('4');
+    await poll(() => param('sample', 'steps').locator('input.pw-number').inputValue()).toBe('4');
     await shot('07-undo-redo');
   });
 
   it('cancels a long run: the running node stops and the history says cancelled', async () => {
     await setNumber('sample', 'steps', 400);
     await page.locator('[data-action="run"]').click();
-    await expect.poll(() => state('sample'), { timeout: 30_000 }).toBe('running');
-    await expect.poll(() => node('sample').locator('img[src^="blob:"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await poll(() => state('sample'), { timeout: 30_000 }).toBe('running');
+    await poll(() => node('sample').locator('img[src^="blob:"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     await shot('08-running');
     await page.locator('[data-action="cancel"]').click();
     await waitIdle();
     expect(await state('sample')).toBe('idle');
     await page.locator('[data-tab="history"]').click();
-    await expect.poll(() => page.locator('[data-run-status]').first().getAttribute('data-run-status')).toBe('cancelled');
+    await poll(() => page.locator('[data-run-status]').first().getAttribute('data-run-status')).toBe('cancelled');
     await shot('09-cancelled');
   });
 
   it('a reload mid-run restores the live state (running node, progress, preview), then the run finishes', async () => {
     await setNumber('sample', 'steps', 40);
     await page.locator('[data-action="run"]').click();
-    await expect.poll(() => node('sample').locator('img[src^="blob:"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await poll(() => node('sample').locator('img[src^="blob:"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     await page.reload();
     await ready();
-    await expect.poll(() => state('sample')).toBe('running');
-    await expect.poll(() => node('sample').locator('img[src^="blob:"]').count()).toBeGreaterThan(0);
+    await poll(() => state('sample')).toBe('running');
+    await poll(() => node('sample').locator('img[src^="blob:"]').count()).toBeGreaterThan(0);
     expect(await node('sample').getByTestId('node-progress').count()).toBe(1);
     expect(await page.title()).toMatch(/^▶ sample/);
     await shot('10-reloaded-mid-run');
@@ -275,9 +278,10 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await page.locator('[data-tab="history"]').click();
     const row = page.locator('[data-run-status="done"]').last(); // the first run: the graph built by hand
     await row.click();
-    await expect.poll(() => page.locator('[data-node-id]').count()).toBe(4);
-    expect(await page.locator('[data-node-type="Sample"]').getAttribute('data-node-state')).toBe('done');
-    await expect.poll(() => page.locator('[data-node-type="Sample"] img').count()).toBeGreaterThan(0);
+    await poll(() => page.locator('[data-node-id]').count()).toBe(4);
+    expect(await page.locator('[data-node-type="Sample"]').getAttribute('data-node-state')).toMatch(/^(done|cached)$/);
+    // the outputs come back with it: ClipScore's scores as its results view
+    await poll(() => page.locator('[data-node-type="ClipScore"] [data-results-for]').count()).toBeGreaterThan(0);
     await shot('11-history-reopened');
     expect(pageErrors).toEqual([]);
   });

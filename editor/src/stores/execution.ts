@@ -66,7 +66,8 @@ export const useExecutionStore = defineStore('execution', () => {
   let submitting = false;
 
   function live(nodeId: string): NodeLive {
-    if (!Object.hasOwn(nodes.value, nodeId)) nodes.value[nodeId] = fresh();
+    // a new entry replaces the map: readers test entries with Object.hasOwn, which Vue's reactivity does not track
+    if (!Object.hasOwn(nodes.value, nodeId)) nodes.value = Object.assign(Object.create(null), nodes.value, { [nodeId]: fresh() });
     return nodes.value[nodeId];
   }
 
