@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { NodeParamError } from '../sdk/errors.ts';
 import { tf } from '../sdk/runtime.ts';
 import type { Tensor } from '@tensorflow/tfjs';
 import type { ModelHandle, WeightOverlay } from './handle.ts';
@@ -82,6 +83,22 @@ const bases = new Map<string, Promise<BaseWeights>>();
 /** Whether a model param names a folder by path (else it is a bundled model's name, a folder under modelsDir). */
 export function isModelPath(nameOrDir: string): boolean {
   return isAbsolute(nameOrDir) || nameOrDir.startsWith('.') || nameOrDir.includes('/') || nameOrDir.includes('\\');
+}
+
+/**
+ * Refuses a model folder given by path outside `roots` (set for runs from requests; the CLI may read any path).
+ * Decided on the path alone, before the filesystem is touched, so the answer never tells whether it exists.
+ */
+export function checkModelRoots(model: string, roots: readonly string[] | undefined, param = 'model'): void {
+  if (!roots || !isModelPath(model)) return;
+  const dir = resolve(model);
+  const inside = roots.some((root) => {
+    const rel = relative(resolve(root), dir);
+    return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  });
+  if (!inside) {
+    throw new NodeParamError(param, `"${model}" is outside the model folders this server may read (the bundled models, <data>/models and any serve --models folder)`);
+  }
 }
 
 /** A bundled model name (a folder under modelsDir) or a path to a folder with config.json + model.safetensors. */

@@ -12,6 +12,7 @@ import {
 } from './networks.ts';
 import { layoutOf, type ParamLayout } from './params.ts';
 import { loadEvalModel, type LoadedModel } from './model-files.ts';
+import { checkModelRoots } from '../diffusion/model-handle.ts';
 
 export interface ClipConfig {
   kind: 'shapes-clip';
@@ -109,6 +110,7 @@ export function clipScoresOf(imageEmb: Float32Array, textEmb: Float32Array, d: n
 
 /** The shapes-CLIP a node's param names, its hash recorded; a load failure is a NodeParamError on that param. */
 export async function clipFor(ctx: NodeContext, param: string, nameOrDir: string): Promise<Clip> {
+  checkModelRoots(nameOrDir, ctx.dirs.modelRoots, param);
   try {
     const clip = await loadClip(nameOrDir, ctx.dirs.models);
     ctx.record({ hashes: { [`clip:${nameOrDir}`]: clip.sha256 } });

@@ -8,6 +8,7 @@ import { DEFAULT_CONCEPTS, type Attribute } from '../world/concepts.ts';
 import { headLogits, headSpecs, trunkFeatures, trunkSpecs, trunkWidth, type AttributeValues, type TrunkConfig, type Weights } from './networks.ts';
 import { layoutOf, type ParamLayout } from './params.ts';
 import { loadEvalModel, type LoadedModel } from './model-files.ts';
+import { checkModelRoots } from '../diffusion/model-handle.ts';
 
 export interface JudgeConfig {
   kind: 'shapes-judge';
@@ -102,6 +103,7 @@ export function attributeAccuracy(
 
 /** The judge a node's param names, its hash recorded; a load failure is a NodeParamError on that param. */
 export async function judgeFor(ctx: NodeContext, param: string, nameOrDir: string): Promise<Judge> {
+  checkModelRoots(nameOrDir, ctx.dirs.modelRoots, param);
   try {
     const judge = await loadJudge(nameOrDir, ctx.dirs.models);
     ctx.record({ hashes: { [`judge:${nameOrDir}`]: judge.sha256 } });

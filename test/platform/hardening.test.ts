@@ -137,4 +137,21 @@ describe('LoadModel paths from requests', () => {
     const missing = await load(join(data, 'models', 'nothing-here'));
     expect(missing.error?.message).toMatch(/does not exist/);
   });
+
+  it('holds for the judge and the shapes-CLIP folders too', async () => {
+    const images = {
+      load: { type: 'LoadModel', params: { model: 'shapes-micro' } },
+      p: { type: 'Prompts', params: { prompts: ['a red circle'] } },
+      s: { type: 'Sample', params: { steps: 1, previewEvery: 0 }, inputs: { model: ['load', 'model'], prompts: ['p', 'prompts'] } },
+    };
+    for (const [type, param] of [['Classify', 'judge'], ['ClipScore', 'clip']] as const) {
+      const node = { type, params: { [param]: '/etc' }, inputs: { images: ['s', 'images'] } };
+      const res = await s.api('/api/runs', { method: 'POST', json: { workflow: wf({ ...images, n: node }) } });
+      expect(res.status).toBe(202);
+      await s.server.manager.idle();
+      const run = (await s.api(`/api/runs/${res.body.runId}`)).body as { status: string; error?: Err };
+      expect(run.error, type).toMatchObject({ nodeId: 'n', kind: 'bad_param', param });
+      expect(run.error!.message).toContain('outside the model folders');
+    }
+  });
 });

@@ -3,25 +3,8 @@ import { z } from 'zod';
 import { defineNode, NodeParamError } from '../../sdk/index.ts';
 import { initRuntime } from '../../sdk/runtime.ts';
 import type { ModelHandle } from '../handle.ts';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { isModelPath, loadModel } from '../model-handle.ts';
+import { checkModelRoots, loadModel } from '../model-handle.ts';
 import { modelFolderSignature } from '../folder-signature.ts';
-
-/**
- * Refuses a model folder given by path outside `roots` (set for runs from requests; the CLI may read any path).
- * Decided on the path alone, before the filesystem is touched, so the answer never tells whether it exists.
- */
-export function checkModelRoots(model: string, roots: readonly string[] | undefined): void {
-  if (!roots || !isModelPath(model)) return;
-  const dir = resolve(model);
-  const inside = roots.some((root) => {
-    const rel = relative(resolve(root), dir);
-    return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-  });
-  if (!inside) {
-    throw new NodeParamError('model', `"${model}" is outside the model folders this server may read (the bundled models, <data>/models and any serve --models folder)`);
-  }
-}
 
 export const loadModelNode = defineNode({
   type: 'LoadModel',
