@@ -22,6 +22,7 @@ declare global {
 
 export function useBoot() {
   const state = ref<BootState>('loading');
+  /** Why the editor could not start, or could not open the workflow asked for (shown once it runs). */
   const message = ref<string | null>(null);
   /** A one-line hint for a newcomer's first screen. */
   const hint = ref<string | null>(null);
@@ -34,6 +35,7 @@ export function useBoot() {
     const workflows = useWorkflowsStore();
     const history = useHistoryStore();
     state.value = 'loading';
+    message.value = null;
     // the first graph, the workflow list and the history load beside the registry (the first screen waits on two)
     const first = openFirst();
     void history.refresh().catch((err) => execution.log(String(err), null, 'error'));
@@ -43,7 +45,6 @@ export function useBoot() {
     } catch (err) {
       if (err instanceof ApiError && err.unauthorized) {
         state.value = 'token';
-        message.value = err.message;
       } else {
         state.value = 'failed';
         message.value = err instanceof Error ? err.message : String(err);
@@ -70,7 +71,6 @@ export function useBoot() {
 
   async function openFirst(): Promise<void> {
     const workflows = useWorkflowsStore();
-    const execution = useExecutionStore();
     const wanted = new URL(location.href).searchParams.get('workflow');
     try {
       if (wanted) {
@@ -82,7 +82,6 @@ export function useBoot() {
       hint.value = `${FIRST_WORKFLOW} is open: press Run (Ctrl+Enter) to erase a concept, or drag nodes from the left to build your own graph.`;
     } catch (err) {
       if (err instanceof ApiError && err.unauthorized) return; // the token prompt says it
-      execution.log(`could not open ${wanted ?? FIRST_WORKFLOW}: ${err instanceof Error ? err.message : String(err)}`, null, 'error');
       message.value = `could not open ${wanted ?? FIRST_WORKFLOW}: ${err instanceof Error ? err.message : String(err)}`;
     }
   }
