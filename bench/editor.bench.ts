@@ -3,7 +3,7 @@
 // real server. Cold = a fresh browser profile; warm = the same profile reloaded (assets cached).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -53,7 +53,7 @@ export default async function editorBench(): Promise<BenchFigure[]> {
     const cold = await load();
     const warm: number[] = [];
     for (let i = 0; i < WARM_LOADS; i++) warm.push(await load());
-    console.log(`  navigation → canvas ready: cold ${cold.toFixed(0)} ms; warm ${warm.map((w) => w.toFixed(0)).join(', ')} ms`);
+    console.log(`  navigation → canvas ready: cold ${cold.toFixed(0)} ms; warm ${warm.map((w) => w.toFixed(0)).join(', ')} ms (load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores)`);
     return [
       { name: 'editor bundle, gzipped', value: size.gzip / 1e6, unit: 'MB', target: { op: '<', value: 1.5 } },
       { name: 'navigation → canvas with erase-concept (cold)', value: cold, unit: 'ms', target: { op: '<', value: 1500 } },
