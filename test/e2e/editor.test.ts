@@ -201,6 +201,17 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await poll(() => page.getByTestId('results-panel').locator('tbody tr').count()).toBe(8);
   });
 
+  it('runs to the selected node only (targets): what feeds it runs, the rest stays idle', async () => {
+    await node('sample').locator('header').click();
+    await poll(() => page.locator('[data-action="run-selected"]').isEnabled()).toBe(true);
+    await page.locator('[data-action="run-selected"]').click();
+    await waitIdle();
+    const last = (await t.api('/api/runs?limit=1')).body.runs[0];
+    expect((await t.api(`/api/runs/${last.runId}`)).body.targets).toEqual(['sample']);
+    expect(await state('sample')).toBe('cached');
+    expect(await state('clip')).toBe('idle');
+  });
+
   it('saves (a shipped workflow saves as a copy), reloads, and the graph is intact', async () => {
     await page.locator('[data-action="save"]').click(); // read-only: Save asks for a new name
     await page.getByTestId('name-input').fill('e2e-score');
@@ -284,6 +295,19 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await poll(() => page.locator('[data-node-type="ClipScore"] [data-results-for]').count()).toBeGreaterThan(0);
     await shot('11-history-reopened');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('a workflow JSON file dropped on the canvas opens', async () => {
+    const doc = { format: 'cadflow.workflow', version: 1, name: 'dropped', meta: {}, nodes: { only: { type: 'LoadModel', params: { model: 'shapes-micro' } } } };
+    await page.getByTestId('canvas').evaluate((el, text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], 'dropped.json', { type: 'application/json' }));
+      for (const type of ['dragover', 'drop']) el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, JSON.stringify(doc));
+    await poll(() => page.locator('[data-node-id]').count()).toBe(1);
+    expect(await node('only').getAttribute('data-node-type')).toBe('LoadModel');
+    expect(await page.getByTestId('workflow-name').innerText()).toBe('untitled');
+    expect(await page.getByTestId('notice').innerText()).toContain('opened dropped.json');
   });
 
   it('with a token: no token or a wrong one gets a prompt; the right one (or ?token=) opens the editor', async () => {
