@@ -183,6 +183,20 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await shot('04-run-done');
   });
 
+  it('a run the server refuses shows why on the node and the param (and nothing is queued)', async () => {
+    await setNumber('sample_1', 'steps', 0);
+    await poll(() => param('sample_1', 'steps').getAttribute('data-invalid')).toBe('true'); // marked before running
+    const runsBefore = (await t.api('/api/runs')).body.runs.length;
+    await page.locator('[data-action="run"]').click();
+    await poll(() => page.getByTestId('notice').innerText().catch(() => '')).toContain('the server refused the run');
+    expect(await page.getByTestId('notice').innerText()).toContain('steps');
+    expect((await t.api('/api/runs')).body.runs.length).toBe(runsBefore);
+    expect(await state('sample_1')).not.toBe('queued');
+    await shot('05-refused-run');
+    await setNumber('sample_1', 'steps', 12);
+    await poll(() => param('sample_1', 'steps').getAttribute('data-invalid')).toBeNull();
+  });
+
   it('opens a shipped workflow, sets it to shapes-micro as its meta.test says, and runs it', async () => {
     const file = JSON.parse(readFileSync(join(REPO_ROOT, 'workflows/sample-and-score.json'), 'utf8'));
     expect(file.meta.test.set).toEqual({ 'load.model': 'shapes-micro', 'sample.steps': 4 });
@@ -260,6 +274,9 @@ describe.skipIf(!BUILT)('editor in Chromium', () => {
     await page.locator('[data-action="run"]').click();
     await poll(() => state('sample'), { timeout: 30_000 }).toBe('running');
     await poll(() => node('sample').locator('img[src^="blob:"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.locator('[data-tab="queue"]').click();
+    await poll(() => page.locator('[data-queue-run]').count()).toBe(1);
+    expect(await page.getByTestId('queue-panel').innerText()).toContain('running');
     await shot('08-running');
     await page.locator('[data-action="cancel"]').click();
     await waitIdle();

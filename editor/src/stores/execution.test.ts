@@ -105,8 +105,15 @@ describe('execution store', () => {
     const errors = [{ nodeId: 'sample', kind: 'bad_param', param: 'steps', message: 'steps must be ≤ 100' }];
     vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(400, { errors })));
     const x = useExecutionStore();
+    x.showRecord({
+      runId: 'before', status: 'done', name: 'pair', createdAt: '', startedAt: null, finishedAt: null, workflow, targets: null, env: null, error: null,
+      nodes: { load: { status: 'done', ms: 5, cached: false, outputs: { model: {} } } },
+    });
     expect(await x.run()).toBeNull();
     expect(useGraphStore().serverErrors).toEqual(errors);
+    // the previous run's results are left as they were
+    expect(x.nodes.load).toMatchObject({ state: 'done', summary: { model: {} } });
+    expect(x.nodes.sample).toBeUndefined();
     expect(x.consoleLines.at(-1)).toMatchObject({ level: 'error', message: 'sample.steps: steps must be ≤ 100' });
   });
 

@@ -62,8 +62,8 @@ export const useExecutionStore = defineStore('execution', () => {
   /** Runs this tab submitted, with the nodes each will execute (marked queued until they start). */
   const own = new Map<string, string[]>();
   const startedAt = new Map<string, number>();
-  /** Between a run's POST and its answer while nothing else runs: its nodes are already shown queued. */
-  let submitting = false;
+  /** The nodes of the run being submitted while nothing else runs (shown queued before the server answers). */
+  let submitting: string[] | null = null;
 
   function live(nodeId: string): NodeLive {
     // a new entry replaces the map: readers test entries with Object.hasOwn, which Vue's reactivity does not track
@@ -110,10 +110,9 @@ export const useExecutionStore = defineStore('execution', () => {
       case 'run:start':
         queue.value = queue.value.filter((id) => id !== p.runId);
         running.value = p.runId;
-        // the canvas shows the run that starts (this tab's runs with their nodes marked queued); a run this tab
-        // is submitting starts before its POST answers, so it takes over the marks already shown for it
-        if (runId.value === null && submitting) runId.value = p.runId;
-        else if (runId.value !== p.runId) reset(p.runId, own.get(p.runId));
+        // the canvas shows the run that starts (this tab's runs with their nodes marked queued; the run being
+        // submitted starts before its POST answers)
+        if (runId.value !== p.runId) reset(p.runId, own.get(p.runId) ?? submitting ?? []);
         runStatus.value = 'running';
         log('run started', null, 'info', p.runId);
         return;
@@ -214,21 +213,22 @@ export const useExecutionStore = defineStore('execution', () => {
     const wf = graph.toWorkflow();
     if (graph.name && !wf.name) wf.name = graph.name;
     const toRun = nodesToRun(wf, targets);
-    submitting = running.value === null;
-    if (submitting) {
-      reset(null, toRun);
-      runStatus.value = 'queued';
-    }
+    submitting = running.value === null ? toRun : null;
+    // the nodes show queued at once; the previous run's results stay until this one starts (or is refused)
+    const before = submitting ? new Map(toRun.map((id) => [id, Object.hasOwn(nodes.value, id) ? nodes.value[id].state : null])) : null;
+    for (const id of submitting ?? []) live(id).state = 'queued';
     try {
       const res = await api('/api/runs', SubmitResponseSchema, { method: 'POST', json: { workflow: wf, ...(targets?.length ? { targets } : {}) } });
       graph.setServerErrors([]);
       own.set(res.runId, toRun);
-      if (runId.value === null && submitting) runId.value = res.runId; // not started yet (the socket says when)
-      else if (runId.value !== res.runId && running.value !== res.runId && !queue.value.includes(res.runId)) queue.value.push(res.runId);
+      if (runId.value !== res.runId && running.value !== res.runId && !queue.value.includes(res.runId)) queue.value.push(res.runId);
       log(`queued run ${res.runId.slice(0, 8)} (${wf.name ?? 'untitled'})`, null, 'info', res.runId);
       return res.runId;
     } catch (err) {
-      if (submitting && runId.value === null) reset(null);
+      for (const [id, state] of before ?? []) {
+        if (state === null) delete nodes.value[id];
+        else if (nodes.value[id].state === 'queued') nodes.value[id].state = state;
+      }
       const errors = err instanceof ApiError && err.status === 400 ? ValidationErrorsSchema.safeParse(err.body) : null;
       if (errors?.success) {
         graph.setServerErrors(errors.data.errors);
@@ -238,7 +238,7 @@ export const useExecutionStore = defineStore('execution', () => {
       log(err instanceof Error ? err.message : String(err), null, 'error', null);
       throw err;
     } finally {
-      submitting = false;
+      submitting = null;
     }
   }
 
