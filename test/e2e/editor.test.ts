@@ -70,7 +70,7 @@ async function watchNodes(): Promise<void> {
     const seen: Record<string, { states: string[]; previewWhileRunning: boolean; progress: boolean }> = {};
     (window as unknown as { __seen: typeof seen }).__seen = seen;
     const scan = () => {
-      for (const el of document.querySelectorAll<HTMLElement>('[data-node-id]')) {
+      for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-node-id]'))) {
         const id = el.dataset.nodeId!;
         const s = (seen[id] ??= { states: [], previewWhileRunning: false, progress: false });
         const st = el.dataset.nodeState!;
