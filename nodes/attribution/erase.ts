@@ -19,6 +19,8 @@ export const DEFAULT_RHO = 0.02;
 export const DEFAULT_ROUNDS = 8;
 /** The evaluation's keep target: a round taking the other values below 95 % of the unedited model's is undone. */
 export const DEFAULT_KEEP_AT = 0.95;
+/** The checks' samples: 10 DDIM steps, where the judge reads what it reads on 25-step samples (docs/lab-notebook). */
+export const DEFAULT_CHECK_STEPS = 10;
 /** Amplify / recall rounds stop once ≥ 90 % of fresh samples show the concept. */
 export const DEFAULT_RECALL_AT = 0.9;
 
@@ -96,15 +98,17 @@ export async function cadErase(model: ModelHandle, attr: AttributionValue, o: Ca
       // A stop or a spoiled round ends the work: the bar goes to the end, not to r of rounds.
       const ends = res.check?.stop || res.check?.spoiled;
       hooks.progress(ends ? o.rounds : r, o.rounds, ends ? `erase rounds (stopped after ${r})` : 'erase rounds');
-      if (o.rounds > 1) hooks.log(`round ${r}/${o.rounds}: J ${res.value.toPrecision(6)}${partsText(res.parts)}, ${res.selection.total} components selected${checkText(res.check, concept, amplify, o.check)}`);
+      if (o.rounds > 1) hooks.log(`round ${r}/${o.rounds}: J ${res.value.toPrecision(6)}${partsText(res.parts)}, ${res.selection.total} components selected${checkText(res.check, concept, amplify, o.check)}; refit ${res.seconds.refit} s, check ${res.seconds.check} s`);
     },
   });
-  let extra: Record<string, number> = {};
+  // Where Erase's time went (all rounds run, kept or undone), for the report's total row.
+  const sum = (f: (s: { refit: number; check: number }) => number) => +iterated.rounds.reduce((a, r) => a + f(r.seconds), 0).toFixed(1);
+  let extra: Record<string, number> = o.rounds > 1 ? { refit_s: sum((s) => s.refit), check_s: sum((s) => s.check) } : {};
   if (stopWhen) {
     const kept = iterated.rounds[iterated.kept - 1]!.check!;
     if (kept.spoiled) hooks.log('warning: round 1 already takes the other values below the keep floor; it is kept, as the least edit there is (lower rho or set keep_at 0)');
     else if (!kept.stop) hooks.log(`no round reached the ${amplify ? 'recall' : 'stop'} target: keeping the edit of round ${iterated.kept} (${(100 * kept.share!).toFixed(1)} %), the ${amplify ? 'highest' : 'lowest'} share`);
-    extra = { rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.share!, ...(kept.keep === undefined ? {} : { judged_keep: kept.keep }) };
+    extra = { ...extra, rounds_run: iterated.rounds.length, rounds_kept: iterated.kept, judged_share: kept.share!, ...(kept.keep === undefined ? {} : { judged_keep: kept.keep }) };
   }
   const counts = countsPerMatrix(iterated.selected);
   const keptRounds = iterated.rounds.slice(0, iterated.kept);

@@ -7,6 +7,7 @@ import { expandToWeights } from './components.ts';
 import { zeroOverlay } from './masks.ts';
 import { buildObjective, type FitPlan } from './plan.ts';
 import { selectForErase, type EraseRule, type EraseSelection } from './selection.ts';
+import { seconds } from './stop-check.ts';
 
 export interface RoundResult {
   round: number;
@@ -17,6 +18,8 @@ export interface RoundResult {
   selection: EraseSelection;
   /** What `stopWhen` measured on the model edited through this round. */
   check?: RoundCheckResult;
+  /** Seconds spent on this round's refit (the attribution it selected from; round 1: none) and on its check. */
+  seconds: { refit: number; check: number };
 }
 
 /**
@@ -46,10 +49,13 @@ export async function iteratedSelection(
   const union = emptyUnion();
   const results: RoundResult[] = [];
   let current = attr;
+  let refit = 0;
   for (let round = 1; round <= rounds; round++) {
     const selection = round === 1 ? first : selectForErase(attr.set, current.scores, rule, union);
     addSelection(union, selection.selected);
-    const result: RoundResult = { round, value: current.value, parts: current.provenance.parts as Record<string, number> | undefined, selection };
+    const result: RoundResult = {
+      round, value: current.value, parts: current.provenance.parts as Record<string, number> | undefined, selection, seconds: { refit, check: 0 },
+    };
     results.push(result);
     if (round === rounds && !hooks.stopWhen) {
       hooks.onRound?.(round, result);
@@ -57,10 +63,13 @@ export async function iteratedSelection(
     }
     const edited = model.withOverlay(zeroOverlay(attr.set, expandToWeights(attr.set, union), `iterated erase, ${round} rounds`));
     try {
+      const t0 = performance.now();
       if (hooks.stopWhen) result.check = await hooks.stopWhen(edited, round);
+      result.seconds.check = seconds(t0);
       hooks.onRound?.(round, result);
       if (result.check?.stop || result.check?.spoiled || round === rounds) break;
       hooks.throwIfAborted?.();
+      const t1 = performance.now();
       const roundPlan = { ...plan!, seed: plan!.seed + round };
       const objective = await buildObjective(edited, roundPlan, hooks);
       try {
@@ -68,6 +77,7 @@ export async function iteratedSelection(
       } finally {
         objective.dispose();
       }
+      refit = seconds(t1);
     } finally {
       edited.dispose();
     }

@@ -19,39 +19,47 @@ export function checkedAttribute(plan: FitPlan, judge: Judge): string {
   return attribute;
 }
 
-/**
- * The share of `count` samples of the plan's prompts (a draw of its own, the same every call: rounds are compared on
- * the same prompts and noise) that the judge labels with the plan's concept.
- */
-export async function judgedConceptShare(model: ModelHandle, plan: FitPlan, judge: Judge, count: number, signal?: AbortSignal): Promise<number> {
-  const attribute = checkedAttribute(plan, judge);
-  const { prompts, seeds } = planPrompts({ ...plan, samples: count, seed: plan.seed + CHECK_SEED });
-  return judgedShare(model, plan, judge, prompts, seeds, () => plan.concept, attribute, signal);
+/** The check's draws of the plan's concept prompts and keep prompts (fixed: rounds are compared on the same prompts and noise). */
+function checkDraws(plan: FitPlan, concept: number, keep: number) {
+  const seed = plan.seed + CHECK_SEED;
+  return {
+    concept: concept ? planPrompts({ ...plan, samples: concept, seed }) : { prompts: [], seeds: [] },
+    keep: keep ? keepPrompts({ ...plan, samples: keep, seed }) : { prompts: [], seeds: [], labels: [] },
+  };
 }
 
 /**
- * What the edit must not cost: the share of `count` samples of the plan's keep prompts (its template with the
- * attribute's other values: "a blue square …" when erasing circle; a fixed draw) that the judge reads as the value
- * the prompt names.
+ * One batch of check samples, sampled in one call (the plan's DDIM steps, CFG and eta) and judged once: the share of
+ * `concept` samples of the plan's prompts the judge labels with the concept, and the share of `keep` samples of its
+ * keep prompts (its template with the attribute's other values: "a blue square …" when erasing circle) read as the
+ * value the prompt names.
  */
-export async function judgedKeepShare(model: ModelHandle, plan: FitPlan, judge: Judge, count: number, signal?: AbortSignal): Promise<number> {
+export async function judgedShares(
+  model: ModelHandle, plan: FitPlan, judge: Judge, counts: { concept: number; keep: number }, signal?: AbortSignal,
+): Promise<{ concept: number; keep: number }> {
   const attribute = checkedAttribute(plan, judge);
-  const { prompts, seeds, labels } = keepPrompts({ ...plan, samples: count, seed: plan.seed + CHECK_SEED });
-  return judgedShare(model, plan, judge, prompts, seeds, (i) => labels[i]?.[attribute as keyof SceneLabels], attribute, signal);
-}
-
-/** The share of samples of `prompts` (the plan's DDIM steps, CFG and eta) whose `attribute` the judge reads as `expected(i)`. */
-async function judgedShare(
-  model: ModelHandle, plan: FitPlan, judge: Judge, prompts: string[], seeds: number[],
-  expected: (i: number) => string | undefined, attribute: string, signal?: AbortSignal,
-): Promise<number> {
-  const images = await sampleImages(model, prompts, seeds, { steps: plan.steps, cfg: plan.cfg, eta: plan.eta }, { signal });
+  const d = checkDraws(plan, counts.concept, counts.keep);
+  const prompts = [...d.concept.prompts, ...d.keep.prompts];
+  const images = await sampleImages(model, prompts, [...d.concept.seeds, ...d.keep.seeds], { steps: plan.steps, cfg: plan.cfg, eta: plan.eta }, { signal });
   try {
     const { labels } = await judgeImages(judge, images);
-    return labels.filter((l, i) => l[attribute] === expected(i)).length / prompts.length;
+    const n = counts.concept;
+    const concept = labels.slice(0, n).filter((l) => l[attribute] === plan.concept).length / Math.max(1, n);
+    const keep = labels.slice(n).filter((l, i) => l[attribute] === d.keep.labels[i]?.[attribute as keyof SceneLabels]).length / Math.max(1, counts.keep);
+    return { concept, keep };
   } finally {
     images.dispose();
   }
+}
+
+/** The share of `count` check samples of the plan's prompts that the judge labels with the plan's concept. */
+export async function judgedConceptShare(model: ModelHandle, plan: FitPlan, judge: Judge, count: number, signal?: AbortSignal): Promise<number> {
+  return (await judgedShares(model, plan, judge, { concept: count, keep: 0 }, signal)).concept;
+}
+
+/** What the edit must not cost: the share of `count` check samples of the plan's keep prompts drawn as the value they name. */
+export async function judgedKeepShare(model: ModelHandle, plan: FitPlan, judge: Judge, count: number, signal?: AbortSignal): Promise<number> {
+  return (await judgedShares(model, plan, judge, { concept: 0, keep: count }, signal)).keep;
 }
 
 export interface CheckOptions {
@@ -63,6 +71,8 @@ export interface CheckOptions {
   /** Undo a round taking the other values below keepAt × the unedited model's share drawn right (0 = off). */
   keepAt: number;
   keepSamples: number;
+  /** DDIM steps of the check samples (the judge reads 10-step samples as it reads 25-step ones: docs/lab-notebook). */
+  steps: number;
   /** The checks' prompts: the world's caption templates around the concept, or the fit's own. */
   prompts: 'fit' | 'captions';
 }
@@ -75,7 +85,7 @@ export interface CheckOptions {
 export async function roundCheck(
   model: ModelHandle, fitPlan: FitPlan, o: CheckOptions & { judge: Judge }, hooks: { log(m: string): void; signal?: AbortSignal },
 ): Promise<RoundCheck | undefined> {
-  const plan: FitPlan = o.prompts === 'captions' ? { ...fitPlan, prompts: [], template: CAPTIONS_TEMPLATE } : fitPlan;
+  const plan: FitPlan = { ...fitPlan, steps: o.steps, ...(o.prompts === 'captions' ? { prompts: [], template: CAPTIONS_TEMPLATE } : {}) };
   const amplify = plan.objective === 'amplify';
   if ((amplify ? o.recallAt : o.stopAt) === 0) return undefined;
   try {
@@ -86,15 +96,20 @@ export async function roundCheck(
   }
   let keepFloor = 0;
   if (o.keepAt > 0) {
+    const t0 = performance.now();
     const unedited = await judgedKeepShare(model, plan, o.judge, o.keepSamples, hooks.signal);
     keepFloor = o.keepAt * unedited;
-    hooks.log(`keep check: the unedited model draws ${(100 * unedited).toFixed(1)} % of ${o.keepSamples} other-value samples right; a round that takes it below ${(100 * keepFloor).toFixed(1)} % is undone`);
+    hooks.log(`keep check: the unedited model draws ${(100 * unedited).toFixed(1)} % of ${o.keepSamples} other-value samples right; a round that takes it below ${(100 * keepFloor).toFixed(1)} % is undone (${seconds(t0)} s)`);
   }
+  // The stop and keep samples of a round: one batch, judged once.
   return async (edited) => {
-    const shown = await judgedConceptShare(edited, plan, o.judge, o.stopSamples, hooks.signal);
+    const shares = await judgedShares(edited, plan, o.judge, { concept: o.stopSamples, keep: o.keepAt > 0 ? o.keepSamples : 0 }, hooks.signal);
+    const shown = shares.concept;
     const check = amplify ? { value: 1 - shown, share: shown, stop: shown >= o.recallAt } : { value: shown, share: shown, stop: shown <= o.stopAt };
     if (o.keepAt === 0) return check;
-    const keep = await judgedKeepShare(edited, plan, o.judge, o.keepSamples, hooks.signal);
-    return { ...check, keep, spoiled: keep < keepFloor };
+    return { ...check, keep: shares.keep, spoiled: shares.keep < keepFloor };
   };
 }
+
+/** Seconds since `t0` (a performance.now() reading), to one decimal: the phase times the log and report show. */
+export const seconds = (t0: number) => +((performance.now() - t0) / 1000).toFixed(1);

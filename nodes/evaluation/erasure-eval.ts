@@ -51,6 +51,24 @@ export interface ErasureEvalOptions {
   referenceRow?: boolean;
   /** Hands over a few judged samples per model (the same prompts and seeds for every model), e.g. for a grid. */
   onSamples?(model: string, samples: ShownSamples): void | Promise<void>;
+  /** Adds the milliseconds spent per phase (all models) into this record. */
+  phases?: ErasurePhases;
+}
+
+/** Milliseconds per phase of an evaluation: sampling images, judging them, shapes-CLIP embeddings, scores (CLIP score, FD). */
+export interface ErasurePhases { generation: number; judging: number; clip: number; scores: number }
+
+/** A fresh phase record. */
+export const noPhases = (): ErasurePhases => ({ generation: 0, judging: 0, clip: 0, scores: 0 });
+
+/** Awaits `f`, adding its wall time to `phases[key]` when phases are recorded. */
+async function timed<T>(phases: ErasurePhases | undefined, key: keyof ErasurePhases, f: () => T | Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await f();
+  } finally {
+    if (phases) phases[key] += performance.now() - t0;
+  }
 }
 
 /** One shown sample: which prompt made it and what the judge read for the protocol's attribute. */
@@ -172,8 +190,8 @@ export async function evaluateErasure(models: EvaluatedModel[], protocols: Erasu
   const ref = protocols[0].reference;
   const refRenders = renderBatch(ref.count, ref.seed);
   const refImages = tf.tensor4d(refRenders.pixels, [ref.count, 32, 32, 3]);
-  const referenceEmb = await embedImages(o.clip, refImages).finally(() => refImages.dispose());
-  const captionTextEmb = await embedTexts(o.clip, captions.map((q) => q.prompt));
+  const referenceEmb = await timed(o.phases, 'clip', () => embedImages(o.clip, refImages)).finally(() => refImages.dispose());
+  const captionTextEmb = await timed(o.phases, 'clip', () => embedTexts(o.clip, captions.map((q) => q.prompt)));
 
   const perModel = judged.length + captions.length;
   const sources: EvaluatedModel[] = [...models];
@@ -196,7 +214,7 @@ export async function evaluateErasure(models: EvaluatedModel[], protocols: Erasu
     let done = 0;
     let previewed = false;
     const makeImages = async (batch: ProtocolPrompt[]) => {
-      const images = await source.sample(batch.map((q) => q.prompt), batch.map((q) => q.seed), o.signal);
+      const images = await timed(o.phases, 'generation', () => source.sample(batch.map((q) => q.prompt), batch.map((q) => q.seed), o.signal));
       done += batch.length;
       o.progress?.(m * perModel + done, total, `${source.name}: ${done}/${perModel} images`);
       if (!previewed && o.onImages) { previewed = true; await o.onImages(source.name, images); }
@@ -206,7 +224,7 @@ export async function evaluateErasure(models: EvaluatedModel[], protocols: Erasu
     const kept = new Map<string, Float32Array>();
     let hw: [number, number] = [32, 32];
     await observe(judged, makeImages, chunk, async (images, batch) => {
-      const r = await judgeImages(o.judge, images);
+      const r = await timed(o.phases, 'judging', () => judgeImages(o.judge, images));
       batch.forEach((q, i) => obs.judged.set(keyOf(q), r.labels[i]));
       if (o.onSamples && batch.some((q) => shownKeys.has(keyOf(q)))) {
         const px = await images.data() as Float32Array;
@@ -217,9 +235,9 @@ export async function evaluateErasure(models: EvaluatedModel[], protocols: Erasu
     }, o.signal);
     if (o.onSamples) await o.onSamples(source.name, shownSamples(shown, kept, hw, obs, protocols[0].attribute));
     await observe(captions, makeImages, chunk, async (images, _batch, start) => {
-      obs.captionEmbeddings.set(await embedImages(o.clip, images), start * d);
+      obs.captionEmbeddings.set(await timed(o.phases, 'clip', () => embedImages(o.clip, images)), start * d);
     }, o.signal);
-    rows.push(...rowsFor(source.name, protocols, obs, captions, captionTextEmb, referenceEmb, ref.count, d, perModel));
+    rows.push(...await timed(o.phases, 'scores', () => rowsFor(source.name, protocols, obs, captions, captionTextEmb, referenceEmb, ref.count, d, perModel)));
   }
   return rows;
 }

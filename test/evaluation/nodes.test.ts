@@ -99,9 +99,11 @@ describe('Table', () => {
 describe('EvaluateErasure on the micro model', () => {
   it('produces the table with sane ranges; identical models get identical rows (same seeds)', async () => {
     const model = await loadModel('shapes-micro', MODELS_DIR);
-    const { ctx, progress, previews } = fakeContext();
+    const { ctx, progress, previews, logs } = fakeContext();
     const before = tf.memory().numTensors;
     const out = await run('EvaluateErasure', ctx, { models: [model, model] }, { concept: 'red', size: 'quick', steps: 3, batchSize: 16 });
+    // Where the time went, phase by phase.
+    expect(logs.some((l) => /generation [\d.]+ s, judging [\d.]+ s, CLIP [\d.]+ s, scores [\d.]+ s$/.test(l))).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
     const table = out.table as TableValue;
     expect(table.columns).toEqual(['model', 'erase_acc', 'keep_acc', 'harmonic', 'clip_score', 'fd', 'images']);

@@ -45,6 +45,15 @@ describe('erasure protocol', () => {
     expect(square.captions).toEqual(circle.captions);
   });
 
+  it('the short protocol (the shipped workflows\' default) is the first prompts of the full one, so it reads a subset', () => {
+    const full = erasureProtocol('circle');
+    const short = erasureProtocol('circle', { size: 'short' });
+    expect(short.target).toEqual(full.target.slice(0, PROTOCOL_SIZES.short.perValue));
+    expect(short.keep).toHaveLength(PROTOCOL_SIZES.short.perValue * (DEFAULT_CONCEPTS.shape.length - 1));
+    expect(short.captions).toEqual(full.captions.slice(0, PROTOCOL_SIZES.short.captions));
+    expect(short.reference.count).toBeLessThan(full.reference.count);
+  });
+
   it('rejects a concept that is not in the world', () => {
     expect(() => erasureProtocol('dog')).toThrow(/not a world concept/);
   });

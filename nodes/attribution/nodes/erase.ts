@@ -5,7 +5,7 @@ import { defineNode, NodeInputError, NodeParamError, ui } from '../../sdk/index.
 import { initRuntime } from '../../sdk/runtime.ts';
 import { judgeFor } from '../../evaluation/judge.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
-import { cadErase, conceptOf, DEFAULT_KEEP_AT, DEFAULT_RECALL_AT, DEFAULT_RHO, DEFAULT_ROUNDS, NothingSelectedError } from '../erase.ts';
+import { cadErase, conceptOf, DEFAULT_CHECK_STEPS, DEFAULT_KEEP_AT, DEFAULT_RECALL_AT, DEFAULT_RHO, DEFAULT_ROUNDS, NothingSelectedError } from '../erase.ts';
 import { attributeDefaults } from '../plan.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 
@@ -20,6 +20,7 @@ export const eraseParams = z.object({
   keep_at: z.number().min(0).max(1).default(DEFAULT_KEEP_AT).describe('Undo a round that takes the other values below this share of the unedited model\'s accuracy (0 = off).'),
   stop_samples: ui(z.number().int().min(4).max(512).default(64).describe('Fresh samples judged per stop or recall check.'), { advanced: true }),
   keep_samples: ui(z.number().int().min(4).max(512).default(64).describe('Fresh samples of the other values judged per keep check.'), { advanced: true }),
+  check_steps: ui(z.number().int().min(1).max(1000).default(DEFAULT_CHECK_STEPS).describe('DDIM steps of the checks\' samples.'), { advanced: true }),
   check_prompts: ui(z.enum(['captions', 'fit']).default('captions').describe('Prompts of the checks: every world caption template around the concept, or the fit\'s own prompts.'), { advanced: true }),
   judge: ui(z.string().default('shapes-judge').describe('Judge model of the checks: a bundled name or a folder.'), { advanced: true, widget: 'model' }),
 });
@@ -52,7 +53,7 @@ export const eraseNode = defineNode({
     const checked = params.rounds > 1 && (attr.objective === 'amplify' ? params.recall_at : stopAt) > 0;
     const check = checked ? {
       judge: () => judgeFor(ctx, 'judge', params.judge), stopAt, recallAt: params.recall_at, stopSamples: params.stop_samples,
-      keepAt: params.keep_at, keepSamples: params.keep_samples, prompts: params.check_prompts,
+      keepAt: params.keep_at, keepSamples: params.keep_samples, steps: params.check_steps, prompts: params.check_prompts,
     } : undefined;
     const rule = { rho: params.rho, selection: params.selection, sign: params.sign, rounding: params.rounding };
     try {

@@ -5,7 +5,7 @@ import { sampleImages } from '../../diffusion/api.ts';
 import type { ModelHandle } from '../../diffusion/handle.ts';
 import { defineNode, NodeInputError, NodeParamError, ui, type TableValue } from '../../sdk/index.ts';
 import { encodePng, gridPng, imageGrid, tensorToBatch, toBytes } from '../../sdk/image.ts';
-import { ERASURE_COLUMNS, evaluateErasure, type EvaluatedModel, type ShownSamples, type ShownTile } from '../erasure-eval.ts';
+import { ERASURE_COLUMNS, evaluateErasure, noPhases, type EvaluatedModel, type ShownSamples, type ShownTile } from '../erasure-eval.ts';
 import { DEFAULT_PROTOCOL_SEED, erasureProtocol, type ErasureProtocol } from '../protocols/erasure.ts';
 import { clipFor, judgeFor } from './shared.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
@@ -21,6 +21,8 @@ export function modelLabels(models: ModelHandle[]): string[] {
     return k === 1 ? base : `${base} #${k}`;
   });
 }
+
+const sec = (ms: number) => (ms / 1000).toFixed(1);
 
 /** One model's sample grid artifact and what each tile shows (row-major; null = blank tile). */
 export interface SampleGrid { model: string; artifact: string; columns: number; scale: number; gap: number; tiles: (ShownTile | null)[] }
@@ -64,7 +66,7 @@ export const evaluateErasureNode = defineNode({
   outputs: { table: { type: 'TABLE', description: 'model, erase_acc, keep_acc, harmonic, clip_score, fd, images' } },
   params: z.object({
     concept: z.string().default('circle').describe('The concept evaluated: a world value (circle, yellow, striped, outline, …).'),
-    size: z.enum(['full', 'quick']).default('full').describe('full: 50 prompts per value + 200 captions; quick: 3 per value + 8 captions (tests)'),
+    size: z.enum(['full', 'short', 'quick']).default('full').describe('full: 50 prompts per value + 200 captions; short: 20 + 48; quick: 3 + 8 (tests).'),
     perValue: ui(z.number().int().min(0).max(1000).default(0).describe('Prompts per value (0 = the size\'s default)'), { advanced: true }),
     captions: ui(z.number().int().min(0).max(5000).default(0).describe('Caption-set size for CLIP score / FD (0 = the size\'s default)'), { advanced: true }),
     seed: ui(z.number().int().min(0).default(DEFAULT_PROTOCOL_SEED).describe('Protocol seed (prompts and sampling seeds)'), { advanced: true }),
@@ -97,10 +99,11 @@ export const evaluateErasureNode = defineNode({
       sample: (prompts, seeds, signal) => sampleImages(m, prompts, seeds,
         { steps: params.steps, cfg: params.cfg, eta: params.eta, batchSize: params.batchSize }, { signal }),
     }));
+    const phases = noPhases();
     let previews = 0;
     const samples: SampleGrid[] = [];
     const rows = await evaluateErasure(evaluated, [protocol], {
-      judge, clip, chunk: params.batchSize, signal: ctx.signal, referenceRow: params.referenceRow,
+      judge, clip, chunk: params.batchSize, signal: ctx.signal, referenceRow: params.referenceRow, phases,
       progress: (done, total, label) => { ctx.throwIfAborted(); ctx.progress(done, total, label); },
       onImages: async (model, images) => ctx.preview(gridPng(await tensorToBatch(images)), previews++, model),
       onSamples: async (model, shown) => {
@@ -109,7 +112,8 @@ export const evaluateErasureNode = defineNode({
       },
     });
     ctx.log(`EvaluateErasure ${protocol.attribute}=${protocol.concept}: ${protocol.target.length} target, ${protocol.keep.length} keep, ` +
-      `${protocol.captions.length} caption prompts per model; FD against ${protocol.reference.count} renders`);
+      `${protocol.captions.length} caption prompts per model; FD against ${protocol.reference.count} renders; ` +
+      `generation ${sec(phases.generation)} s, judging ${sec(phases.judging)} s, CLIP ${sec(phases.clip)} s, scores ${sec(phases.scores)} s`);
     const table: ErasureTable = {
       columns: [...ERASURE_COLUMNS],
       rows: rows.map((r) => Object.fromEntries(ERASURE_COLUMNS.map((c) => [c, r[c]]))),
