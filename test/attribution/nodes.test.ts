@@ -291,6 +291,12 @@ describe('attribution nodes', () => {
     expect(total2.rounds_kept).toBe(shares.indexOf(Math.min(...shares)) + 1);
     expect(total2.judged_share).toBe(Math.min(...shares));
     expect(total2.weights_zeroed).toBe((total2.rounds_kept as number) * (total.weights_zeroed as number));
+    // The summary lists the rounds (the editor's rounds chart): the judged shares in order, the kept ones first.
+    const summary = eraseNode.summarize!('report', all.report) as { rows: unknown[]; rounds: { round: number; judged_share: number; kept: boolean }[] };
+    expect(summary.rows).toHaveLength((all.report as TableValue).rows.length);
+    expect(summary.rounds.map((r) => r.judged_share)).toEqual(shares);
+    expect(summary.rounds.map((r) => r.kept)).toEqual(shares.map((_, i) => i < (total2.rounds_kept as number)));
+    expect((eraseNode.summarize!('report', one.report) as { rounds?: unknown }).rounds).toBeUndefined();
     for (const h of [stopped.model, one.model, all.model] as ModelHandle[]) h.dispose();
     expect(tf.memory().numTensors).toBe(before);
     await expect(eraseNode.execute(fakeCtx(), { model, attribution: attr }, eraseParams.parse({ rounds: 2, stop_at: 0.1, judge: '/nonexistent' }))).rejects.toMatchObject({ param: 'judge' });
