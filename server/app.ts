@@ -197,8 +197,14 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
   app.get('/api/health', (_req, res) => {
     res.json({ ok: true, backend: engine.backend, running: manager.runningId ?? null, queued: store.queued().length });
   });
+  // the packs are fixed once loaded and describing them costs ~0.1 s, so it is done once per set of packs
+  let described: { packs: number; nodes: ReturnType<NodeRegistry['describe']> } | undefined;
+  const describeNodes = () => {
+    if (described?.packs !== registry.packs.length) described = { packs: registry.packs.length, nodes: registry.describe() };
+    return described.nodes;
+  };
   app.get('/api/nodes', (_req, res) => {
-    res.json({ nodes: registry.describe(), packs: registry.packs, packErrors: registry.packErrors });
+    res.json({ nodes: describeNodes(), packs: registry.packs, packErrors: registry.packErrors });
   });
   app.get('/api/models', (_req, res) => {
     res.json(listModels(MODELS_DIR, opts.dataDir) satisfies ModelsResponse);
@@ -279,7 +285,7 @@ export async function startServer(opts: ServerOptions): Promise<CadflowServer> {
   });
   app.get('/status', (_req, res) => {
     res.type('html').send(renderStatusPage({
-      backend: engine.backend, nodes: registry.describe(), packErrors: registry.packErrors,
+      backend: engine.backend, nodes: describeNodes(), packErrors: registry.packErrors,
       queue: store.queued(), running: manager.runningId, runs: store.listRuns(20),
     }));
   });
