@@ -37,7 +37,7 @@ describe('execution store', () => {
   beforeEach(() => {
     setActivePinia(createPinia());
     useRegistryStore().setFrom(registryAnswer);
-    useGraphStore().load(workflow, { name: 'pair' });
+    useGraphStore().load(workflow, { name: 'saved-pair' });
     created = [];
     revoked = [];
     let n = 0;
@@ -64,6 +64,7 @@ describe('execution store', () => {
     const body = JSON.parse((fetchMock.mock.calls[0] as unknown as [string, RequestInit])[1].body as string);
     expect(body.targets).toEqual(['sample']);
     expect(body.workflow.nodes.sample.params.steps).toBe(4);
+    expect(body.workflow.name).toBe('saved-pair'); // the graph's name, not the file's
     expect(x.nodes.load.state).toBe('queued');
     expect(x.nodes.sample.state).toBe('queued');
     expect(x.nodes.other).toBeUndefined();

@@ -211,7 +211,7 @@ export const useExecutionStore = defineStore('execution', () => {
   async function run(targets?: string[]): Promise<string | null> {
     graph.randomizeSeeds();
     const wf = graph.toWorkflow();
-    if (graph.name && !wf.name) wf.name = graph.name;
+    if (graph.name) wf.name = graph.name; // the history names a run after the workflow it was run from
     const toRun = nodesToRun(wf, targets);
     submitting = running.value === null ? toRun : null;
     // the nodes show queued at once; the previous run's results stay until this one starts (or is refused)
