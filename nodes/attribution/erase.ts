@@ -27,10 +27,13 @@ export const DEFAULT_RECALL_AT = 0.9;
 /** Per matrix, what the report says besides the weights zeroed. */
 export interface EditRow { k: number | null; units: number | null; unitsShort: number | null; cadComponents: number }
 
+/** One round of a CAD erase in rounds: J it selected from, components selected, the checks' shares, kept or undone. */
+export interface EraseRound { round: number; value: number; components: number; judged_share: number | null; judged_keep: number | null; kept: boolean }
+
 export interface ZeroEdit {
   model: ModelHandle;
-  /** Per matrix and a total row: k, units, units_short, cad_components, weights_zeroed, weights, fraction (+ extra). */
-  report: TableValue;
+  /** Per matrix and a total row: k, units, units_short, cad_components, weights_zeroed, weights, fraction (+ extra); with rounds > 1, each round. */
+  report: TableValue & { rounds?: EraseRound[] };
   /** Weights zeroed / weights in the set. */
   fraction: number;
   label: string;
@@ -119,6 +122,12 @@ export async function cadErase(model: ModelHandle, attr: AttributionValue, o: Ca
   const { rho, selection, sign } = o.rule;
   const label = `CAD ${amplify ? 'amplify' : 'erase'} '${concept}' (${selection}, ${sign}, ρ=${rho}${iterated.kept > 1 ? ` × ${iterated.kept} rounds` : ''})`;
   const edit = zeroEdit(model, attr, expandToWeights(attr.set, iterated.selected), label, rows, extra);
+  // The rounds one by one (Erase's summary; the editor draws the judged shares over rounds).
+  if (o.rounds > 1) {
+    edit.report.rounds = iterated.rounds.map((r) => ({
+      round: r.round, value: r.value, components: r.selection.total, judged_share: r.check?.share ?? null, judged_keep: r.check?.keep ?? null, kept: r.round <= iterated.kept,
+    }));
+  }
   hooks.log(edit.label);
   return edit;
 }

@@ -5,7 +5,7 @@ import { defineNode, NodeInputError, NodeParamError, ui } from '../../sdk/index.
 import { initRuntime } from '../../sdk/runtime.ts';
 import { judgeFor } from '../../evaluation/judge.ts';
 import { modelFolderSignature } from '../../diffusion/folder-signature.ts';
-import { cadErase, conceptOf, DEFAULT_CHECK_STEPS, DEFAULT_KEEP_AT, DEFAULT_RECALL_AT, DEFAULT_RHO, DEFAULT_ROUNDS, NothingSelectedError } from '../erase.ts';
+import { cadErase, conceptOf, type ZeroEdit, DEFAULT_CHECK_STEPS, DEFAULT_KEEP_AT, DEFAULT_RECALL_AT, DEFAULT_RHO, DEFAULT_ROUNDS, NothingSelectedError } from '../erase.ts';
 import { attributeDefaults } from '../plan.ts';
 import { requireAttribution, requireModel } from './shared.ts';
 
@@ -69,5 +69,10 @@ export const eraseNode = defineNode({
       }
       throw err;
     }
+  },
+  summarize(output, value) {
+    if (output !== 'report') return undefined as unknown;
+    const r = value as ZeroEdit['report'];
+    return { columns: r.columns, rows: r.rows, ...(r.rounds ? { rounds: r.rounds } : {}) };
   },
 });
