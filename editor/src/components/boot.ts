@@ -55,8 +55,8 @@ export function useBoot() {
     socket = connectSocket({
       event: (e) => {
         execution.apply(e);
-        // the history lists queued runs and each run's outcome
-        if (e.event.startsWith('run:') && e.event !== 'run:start') void history.refresh().catch(() => {});
+        // the history lists each run as it is queued, starts and ends
+        if (e.event.startsWith('run:')) void history.refresh().catch(() => {});
       },
       state: (s) => execution.applyState(s),
       connected: (ok, reason) => {
