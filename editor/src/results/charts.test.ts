@@ -94,7 +94,7 @@ describe('chart options', () => {
       { round: 1, judged_share: 0.5, judged_keep: 1 }, { round: 2, judged_share: 0.2, judged_keep: 0.97 }, { round: 3, judged_share: 0.1, judged_keep: 0.8, kept: false },
     ], { stop: 0.1 });
     const s = series(r);
-    expect(s.map((x) => x.name)).toEqual(['concept judged', 'kept values judged', 'undone']);
+    expect(s.map((x) => x.name)).toEqual(['concept judged', 'kept values judged', 'not kept']);
     expect(s[0]!.data).toEqual([[1, 0.5], [2, 0.2], [3, 0.1]]);
     expect(s[0]!.markLine!.data).toEqual([{ yAxis: 0.1 }]);
     expect(s[2]!.data).toEqual([[3, 0.8]]);

@@ -215,7 +215,7 @@ export function zeroedOption(t: TableSummary): ChartOption {
   };
 }
 
-/** Erase's rounds: the judged share of concept samples and the kept values' share, per round. */
+/** Erase's rounds: the judged share of concept samples and the kept values' share, per round; rounds not kept marked. */
 export function roundsOption(rounds: EraseRound[], targets: { stop?: number; keep?: number } = {}): ChartOption {
   const line = (name: string, key: 'judged_share' | 'judged_keep', color: string, target?: number): LineSeriesOption => ({
     type: 'line', name, data: rounds.map((r) => [r.round, r[key] ?? null]), symbolSize: 7, itemStyle: { color }, lineStyle: { color },
@@ -223,18 +223,18 @@ export function roundsOption(rounds: EraseRound[], targets: { stop?: number; kee
       symbol: 'none', silent: true, lineStyle: { color, type: 'dashed', opacity: 0.6 }, label: { color, formatter: `${name} target` }, data: [{ yAxis: target }],
     },
   });
-  const kept = rounds.filter((r) => r.kept === false).map((r) => r.round);
+  const dropped = rounds.filter((r) => r.kept === false).map((r) => r.round);
   return {
     ...base(),
     tooltip: { trigger: 'axis', confine: true, valueFormatter: (v: unknown) => fmt(v) },
     legend: { top: 0, textStyle: { color: COLOURS.text } },
-    grid: { left: 8, right: 16, top: 28, bottom: 8, ...LABELS_INSIDE },
-    xAxis: { type: 'value', name: 'round', minInterval: 1, min: 1, max: Math.max(1, ...rounds.map((r) => r.round)), ...axisStyle },
+    grid: { left: 8, right: 16, top: 28, bottom: 22, ...LABELS_INSIDE },
+    xAxis: { type: 'value', name: 'round', nameLocation: 'middle', nameGap: 22, nameTextStyle: { color: COLOURS.muted }, minInterval: 1, min: 1, max: Math.max(1, ...rounds.map((r) => r.round)), ...axisStyle },
     yAxis: { type: 'value', min: 0, max: 1, ...axisStyle, axisLabel: numberLabel },
     series: [
       line('concept judged', 'judged_share', COLOURS.err, targets.stop),
       line('kept values judged', 'judged_keep', COLOURS.ok, targets.keep),
-      ...(kept.length ? [{ type: 'scatter' as const, name: 'undone', data: kept.map((k) => [k, rounds.find((r) => r.round === k)!.judged_keep ?? 0]), symbol: 'diamond', symbolSize: 12, itemStyle: { color: COLOURS.muted } }] : []),
+      ...(dropped.length ? [{ type: 'scatter' as const, name: 'not kept', data: dropped.map((k) => [k, rounds.find((r) => r.round === k)!.judged_keep ?? 0]), symbol: 'diamond', symbolSize: 12, itemStyle: { color: COLOURS.muted } }] : []),
     ],
   };
 }

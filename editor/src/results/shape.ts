@@ -15,7 +15,7 @@ export interface AttributionSummary {
 /** EvaluateErasure's per-model sample grid (nodes/evaluation/nodes/evaluate-erasure.ts `SampleGrid`). */
 export interface SampleTile { kind: 'concept' | 'keep'; prompt: string; seed: number; value: string; judged: string }
 export interface SampleGrid { model: string; artifact: string; columns: number; scale: number; gap: number; tiles: (SampleTile | null)[] }
-/** One round of an Erase (optional `rounds` of its report summary). */
+/** One round of an Erase (its report summary's `rounds`, nodes/attribution/erase.ts EraseRound). */
 export interface EraseRound { round: number; judged_share?: number | null; judged_keep?: number | null; value?: number | null; components?: number | null; kept?: boolean }
 
 export type ViewKind = 'erasure' | 'erase-report' | 'validation' | 'attribution' | 'table' | 'scores' | 'images' | 'image' | 'model' | 'value' | 'keyvalue';
