@@ -54,6 +54,16 @@ describe('ParamsForm', () => {
     host.remove();
   });
 
+  it('says "auto" in an empty field whose param has no default (the node chooses)', async () => {
+    const params = { type: 'object', properties: { rho: { type: 'number', default: 0.02 }, stop_at: { type: 'number', minimum: 0, maximum: 1 } } };
+    useRegistryStore().setFrom({ nodes: [{ ...baseline, type: 'Erase', params }], packs: [], packErrors: [] });
+    mount(useGraphStore().addNode('Erase'));
+    await nextTick();
+    const field = (key: string) => host.querySelector<HTMLInputElement>(`[data-param="${key}"] input[type=number]`);
+    expect(field('stop_at')?.placeholder).toBe('auto');
+    expect(field('rho')?.placeholder).toBe('');
+  });
+
   it('hides params whose x-show fails and folds x-advanced ones', async () => {
     const g = useGraphStore();
     const id = g.addNode('EraseBaseline');
