@@ -11,6 +11,7 @@ import { writeRandomMicroModel } from './fixtures.ts';
 function context(signal = new AbortController().signal) {
   const previews: { png: Uint8Array; step: number }[] = [];
   const recorded: unknown[] = [];
+  const artifacts: { name: string; bytes: Uint8Array; mime: string }[] = [];
   const ctx: NodeContext = {
     runId: 'r', nodeId: 'sample', signal, dirs: { data: '.', models: '/nonexistent-models' },
     progress() {}, log() {},
@@ -18,10 +19,11 @@ function context(signal = new AbortController().signal) {
     preview(png, step) { previews.push({ png, step }); },
     record(info) { recorded.push(info); },
     async writeArtifact(name, bytes, mime): Promise<ArtifactRef> {
+      artifacts.push({ name, bytes, mime });
       return { id: createHash('sha256').update(bytes).digest('hex'), name, mime, bytes: bytes.length };
     },
   };
-  return { ctx, previews, recorded };
+  return { ctx, previews, recorded, artifacts };
 }
 
 const node = (type: string) => diffusionPack.nodes.find((n) => n.type === type)!;
@@ -69,6 +71,12 @@ describe('diffusion pack nodes', () => {
     expect(a.previews.map((p) => p.step)).toEqual([0, 1, 2]);
     expect([...a.previews[0].png.subarray(1, 4)].map((x) => String.fromCharCode(x)).join('')).toBe('PNG');
     expect(a.recorded).toEqual([{ seeds: { sample: [5, 6] } }]);
+    // the batch as one grid PNG artifact (2 tiles of 32 px at scale 2, side by side), so a reopened run shows it
+    expect(a.artifacts.map((f) => [f.name, f.mime])).toEqual([['samples.png', 'image/png']]);
+    const png = Buffer.from(a.artifacts[0].bytes);
+    const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    expect(height).toBeGreaterThanOrEqual(64);
+    expect(width).toBeGreaterThanOrEqual(2 * 64);
     tf.dispose([a1, a0]);
     for (const r of [a, b, c]) r.images.dispose();
   });

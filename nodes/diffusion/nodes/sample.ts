@@ -46,6 +46,8 @@ export const sampleNode = defineNode({
         }
       },
     });
+    // The batch as one grid PNG in the run record, so the editor shows it again when the run is reopened.
+    await ctx.writeArtifact('samples.png', gridPng(await tensorToBatch(images), { scale: 2 }), 'image/png');
     const value: ImagesValue = {
       images, prompts: [...p.prompts], seeds, labels: p.labels,
       dispose: () => images.dispose(),
