@@ -22,7 +22,7 @@ const UI_TIMEOUT = 30_000;
 /** What each run is set to through the widgets ("node.param": value), so a shot fits in minutes on a small machine. */
 const ERASE_SETTINGS = (model: string) => ({
   'load.model': model, 'fit.samples': 8, 'erase.rounds': 2, 'erase.stop_samples': 16, 'erase.keep_samples': 16,
-  'evaluate.size': 'quick',
+  'evaluate.size': 'quick', 'evaluate.referenceRow': 'off',
 });
 const VALIDATE_SETTINGS = (model: string) => ({
   'load.model': model, 'fit.samples': 4, 'fit.timesteps': 2, 'fit.steps': 10, 'validate.masks': 10,
@@ -57,9 +57,20 @@ async function until<T>(what: string, fn: () => Promise<T>, timeout = UI_TIMEOUT
   }
 }
 
-async function shot(file: string): Promise<void> {
+/** Shoots the page; `wholePanel` first makes the window as tall as the side panel's content (up to 1800 px). */
+async function shot(file: string, { wholePanel = false } = {}): Promise<void> {
   const path = join(outDir, file);
+  const size = page.viewportSize()!;
+  if (wholePanel) {
+    const hidden = await page.getByTestId('results-panel').evaluate((el) => {
+      for (let e: HTMLElement | null = el; e; e = e.parentElement) if (e.scrollHeight > e.clientHeight + 1) return e.scrollHeight - e.clientHeight;
+      return 0;
+    });
+    await page.setViewportSize({ width: size.width, height: Math.min(1800, size.height + hidden) });
+    await fitCanvas();
+  }
   await page.screenshot({ path });
+  if (wholePanel) await page.setViewportSize(size);
   written.push(path);
   console.log(`wrote ${relative(process.cwd(), path)} (${Math.round(statSync(path).size / 1024)} kB, ${secs(Date.now() - started)} in)`);
 }
@@ -79,6 +90,12 @@ async function setParam(id: string, key: string, value: string | number): Promis
   if (await select.count()) {
     await select.first().selectOption(String(value));
     await until(`${id}.${key} = ${value}`, async () => (await select.first().inputValue()) === String(value));
+    return;
+  }
+  const checkbox = row.locator('input[type=checkbox]');
+  if (await checkbox.count()) {
+    await checkbox.setChecked(value === 'on');
+    await until(`${id}.${key} = ${value}`, async () => (await checkbox.isChecked()) === (value === 'on'));
     return;
   }
   const input = row.locator('input.pw-number');
@@ -170,6 +187,7 @@ async function eraseConcept(): Promise<void> {
   await open('erase-concept');
   await applySettings(ERASE_SETTINGS(model));
   await fitCanvas();
+  await node('evaluate').locator('header').click(); // the side panel follows its live state
   await run('erase-concept', {
     what: 'EvaluateErasure streaming a sample preview',
     ready: async () => (await node('evaluate').getAttribute('data-node-state')) === 'running'
@@ -180,7 +198,7 @@ async function eraseConcept(): Promise<void> {
   await showResults('evaluate', '[data-results-for]');
   await shot('editor-erase-results.png');
   await showResults('fit', '[data-results-for]');
-  await shot('editor-attribution.png');
+  await shot('editor-attribution.png', { wholePanel: true });
 }
 
 async function validateAttribution(): Promise<void> {
