@@ -25,7 +25,7 @@ const ERASE_SETTINGS = (model: string) => ({
   'evaluate.size': 'quick', 'evaluate.referenceRow': 'off',
 });
 const VALIDATE_SETTINGS = (model: string) => ({
-  'load.model': model, 'fit.samples': 4, 'fit.timesteps': 2, 'fit.steps': 10, 'validate.masks': 10,
+  'load.model': model, 'fit.samples': 4, 'fit.timesteps': 2, 'fit.steps': 10, 'validate.masks': 20,
 });
 
 const { values: flags } = parseArgs({
@@ -63,7 +63,7 @@ async function shot(file: string, { wholePanel = false } = {}): Promise<void> {
   const size = page.viewportSize()!;
   if (wholePanel) {
     const hidden = await page.getByTestId('results-panel').evaluate((el) => {
-      for (let e: HTMLElement | null = el; e; e = e.parentElement) if (e.scrollHeight > e.clientHeight + 1) return e.scrollHeight - e.clientHeight;
+      for (let e: Element | null = el; e; e = e.parentElement) if (e.scrollHeight > e.clientHeight + 1) return e.scrollHeight - e.clientHeight;
       return 0;
     });
     await page.setViewportSize({ width: size.width, height: Math.min(1800, size.height + hidden) });
