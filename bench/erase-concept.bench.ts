@@ -58,11 +58,13 @@ export async function profileWorkflow(workflow: string, sets: string[]): Promise
       console.log(`  ${ev.trim()}`);
     }
     const table = record.nodes.evaluate?.outputs?.table as { rows?: Record<string, unknown>[] } | undefined;
-    const images = (table?.rows ?? []).find((r) => typeof r.images === 'number')?.images;
+    // The judged counts behind erase_acc and keep_acc, from EvaluateErasure's log line.
+    const [, nTarget, nKeep] = /(\d+) target, (\d+) keep/.exec(ev ?? '')?.map(Number) ?? [];
+    const pm = (v: unknown, n: number | undefined) => (typeof v === 'number' && n ? `${v.toFixed(3)} ± ${standardError(v, n).toFixed(3)}` : fmt(v));
     for (const r of table?.rows ?? []) {
-      console.log(`  ${String(r.model).slice(0, 70).padEnd(70)} erase_acc ${fmt(r.erase_acc)}  keep_acc ${fmt(r.keep_acc)}  CLIP ${fmt(r.clip_score)}  FD ${fmt(r.fd)}`);
+      console.log(`  ${String(r.model).slice(0, 70).padEnd(70)} erase_acc ${pm(r.erase_acc, nTarget)}  keep_acc ${pm(r.keep_acc, nKeep)}  CLIP ${fmt(r.clip_score)}  FD ${fmt(r.fd)}`);
     }
-    if (images !== undefined) console.log(`  (${images} images per model; erase_acc ± and keep_acc ± are one binomial standard error: see below)`);
+    console.log('  (± one binomial standard error of the judged prompts)');
     return { figures, wall };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -71,7 +73,7 @@ export async function profileWorkflow(workflow: string, sets: string[]): Promise
 
 const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : String(v));
 
-/** One binomial standard error of a share p measured on n samples. */
+/** One binomial standard error of a share p of n samples (p(1 − p) floored at 1/n, so shares of 0 and 1 get one too). */
 export const standardError = (p: number, n: number) => Math.sqrt(Math.max(p * (1 - p), 1 / n) / n);
 
 /**
