@@ -137,7 +137,7 @@ export function histogramOption(h: { edges: number[]; counts: number[] }): Chart
       return `[${fmt(h.edges[q.dataIndex])}, ${fmt(h.edges[q.dataIndex + 1])}): <b>${fmt(h.counts[q.dataIndex])}</b>`;
     } },
     grid: { left: 8, right: 12, top: 10, bottom: 8, ...LABELS_INSIDE },
-    xAxis: { type: 'category', data: centres.map((c) => fmt(c)), ...axisStyle, axisLabel: { ...axisStyle.axisLabel, interval: Math.max(0, Math.ceil(centres.length / 8) - 1) } },
+    xAxis: { type: 'category', data: centres.map((c) => fmt(c)), ...axisStyle, axisLabel: { ...axisStyle.axisLabel, hideOverlap: true, interval: Math.max(0, Math.ceil(centres.length / 6) - 1) } },
     yAxis: { type: 'log', min: 1, ...axisStyle, axisLabel: numberLabel },
     // log axis: empty bins are gaps, not zeros.
     series: [{ type: 'bar', name: 'components', barCategoryGap: '5%', data: h.counts.map((c, i) => ({ value: c > 0 ? c : null, itemStyle: { color: centres[i]! > 0 ? COLOURS.err : COLOURS.accent } })) }],
