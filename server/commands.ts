@@ -33,7 +33,7 @@ commands:
   train …                                              train a model (see cadflow train --help)
 
 every command: --data DIR (env CADFLOW_DATA, default ./data), --packs DIR[,DIR] extra node-pack folders;
-npm packs installed beside cadflow load too, and those in CADFLOW_NODE_PATH (docs/packs.md)`;
+npm packs installed beside cadflow load too, and those in CADFLOW_NODE_PATH (docs/writing-nodes.md)`;
 
 interface Args {
   positional: string[];

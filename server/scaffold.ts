@@ -1,4 +1,4 @@
-// `cadflow new-pack <name>` writes a node pack that passes its own tests at once (docs/packs.md), and
+// `cadflow new-pack <name>` writes a node pack that passes its own tests at once (docs/writing-nodes.md), and
 // `cadflow test [DIR]` runs a pack's tests (vitest, with `cadflow/sdk` resolved to this cadflow) and validates
 // its workflows.
 import { spawn } from 'node:child_process';

@@ -110,7 +110,7 @@ export function defineNode<
 
 /**
  * A node pack: a named list of node definitions (nodes/<pack>/index.ts default-exports one). A pack installed
- * from npm names its node types `<name>/<Type>` (docs/packs.md); the built-in packs keep bare ids.
+ * from npm names its node types `<name>/<Type>` (docs/writing-nodes.md); the built-in packs keep bare ids.
  */
 export interface NodePack {
   name: string;

@@ -1,4 +1,4 @@
-// The node registry and the node-pack loader (docs/packs.md). A pack that fails to load is recorded, never fatal.
+// The node registry and the node-pack loader (docs/writing-nodes.md). A pack that fails to load is recorded, never fatal.
 // Packs come from: the built-in nodes/<pack>/, npm packages with a "cadflow" manifest installed in cadflow's
 // node_modules, folders in CADFLOW_NODE_PATH, <data>/nodes/<pack>/ and --packs folders.
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
